@@ -410,7 +410,7 @@ typedef struct hs_kernel {
     ssize_t (*splice)(void *ctx, int in_fd, loff_t *off_in, size_t len,
                       unsigned flags);
     /* pread from the file a sendfile reads, for header or chunk-framing
-     * bytes found there (offset -1: read at and advance the position). */
+     * bytes found there (always positional). */
     ssize_t (*pread)(void *ctx, int fd, void *buf, size_t n, off_t offset);
     /* Only asked after a short count inside a rewritten block: is this
      * call blocking (rule 5)? */
@@ -419,6 +419,12 @@ typedef struct hs_kernel {
      * timeout_ms; > 0 ready, 0 timed out, -errno. */
     int (*wait_writable)(void *ctx, int timeout_ms);
     int iov_max;                 /* 0: IOV_MAX (1024) */
+    /* For sendfile with a NULL offset when header bytes are read from the
+     * file by pread: the file position (lseek SEEK_CUR) and moving it
+     * (lseek SEEK_SET) by what the application was told was sent. May be
+     * NULL: such bytes then go out unchanged and the connection desyncs. */
+    off_t (*file_tell)(void *ctx, int fd);
+    int (*file_seek)(void *ctx, int fd, off_t pos);
 } hs_kernel;
 
 /* One application call of write/writev/send/sendto/sendmsg/pwritev2 with
