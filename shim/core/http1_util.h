@@ -1,0 +1,91 @@
+/*
+ * http1_util.h - small helpers shared by the http1 parsing files (and any
+ * other core file that needs them): character classes, case-insensitive
+ * comparison, comma-list scanning and the Content-Length rule.
+ *
+ * Internal to the core; not part of headershim.h.
+ */
+#ifndef HS_HTTP1_UTIL_H
+#define HS_HTTP1_UTIL_H
+
+#include "headershim.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* RFC 9110 5.6.2 tchar: 1 for "!#$%&'*+-.^_`|~", DIGIT, ALPHA; 0 otherwise
+ * (CTLs, SP, delimiters, DEL and every byte >= 0x80). ':', CR, LF and NUL
+ * are 0, so a loop over a name stops at the colon or the line end without
+ * a bounds check. Defined in http1_response.c. */
+extern const unsigned char hs_http1_tchar[256];
+
+/* ASCII lowercase of every byte (non-letters map to themselves). */
+extern const unsigned char hs_http1_lower[256];
+
+static inline bool hs_http1_is_blank(char c)
+{
+    return c == ' ' || c == '\t';
+}
+
+/* Case-insensitive equality of a[0..n) and b[0..n) (ASCII letters only:
+ * '^' and '~' differ, as they must in a token). */
+static inline bool hs_http1_ieq(const char *a, const char *b, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (hs_http1_lower[(unsigned char)a[i]] !=
+            hs_http1_lower[(unsigned char)b[i]])
+            return false;
+    return true;
+}
+
+static inline bool hs_str_ieq(hs_str s, const char *lit, size_t lit_len)
+{
+    return s.len == lit_len && hs_http1_ieq(s.p, lit, lit_len);
+}
+
+/* Trims SP and HTAB on both sides. */
+static inline hs_str hs_str_trim(hs_str s)
+{
+    while (s.len && hs_http1_is_blank(s.p[0])) {
+        s.p++;
+        s.len--;
+    }
+    while (s.len && hs_http1_is_blank(s.p[s.len - 1]))
+        s.len--;
+    return s;
+}
+
+/* Iterates the elements of a comma-separated list (RFC 9110 5.6.1), each
+ * trimmed; empty elements are returned too (callers decide). Start with
+ * *pos = 0; returns false when the list is exhausted. */
+bool hs_http1_list_next(hs_str list, size_t *pos, hs_str *elem);
+
+/* True when some element of the list equals token case-insensitively. */
+bool hs_http1_list_has(hs_str list, const char *token, size_t token_len);
+
+/* Whether the fields named `name` (a comma list over one or more lines)
+ * end with the element `token`: used for "Transfer-Encoding ends in
+ * chunked" (RFC 9112 6.3 items 4 and 6). Empty elements are skipped. */
+bool hs_http1_fields_last_is(const hs_field *fields, size_t nfields,
+                             const char *name, size_t name_len,
+                             const char *token, size_t token_len);
+
+/* The Content-Length rule shared by responses and requests (RFC 9110 8.6,
+ * RFC 9112 6.3 item 5): every element of every Content-Length line must
+ * be all digits, and all of them must be the same number. */
+typedef enum hs_http1_cl {
+    HS_HTTP1_CL_NONE,      /* no Content-Length line */
+    HS_HTTP1_CL_OK,        /* *length set */
+    HS_HTTP1_CL_INVALID,   /* empty, not digits, or too large */
+    HS_HTTP1_CL_CONFLICT,  /* two different values */
+} hs_http1_cl;
+
+hs_http1_cl hs_http1_content_length(const hs_field *fields, size_t nfields,
+                                    size_t from, uint64_t *length);
+
+/* Index of the first field named name[0..name_len) at or after from, or -1. */
+int hs_http1_find(const hs_field *fields, size_t nfields, const char *name,
+                  size_t name_len, size_t from);
+
+#endif /* HS_HTTP1_UTIL_H */
