@@ -151,6 +151,11 @@ typedef struct hs_chunked {
 } hs_chunked;
 
 void hs_chunked_init(hs_chunked *c);
+/* Chunk data bytes that may follow without being looked at (0 when the
+ * decoder expects a size line, CRLF or trailers), and skipping n <= that
+ * many: for sendfile and splice bodies, which are counted, never read. */
+uint64_t hs_chunked_data_left(const hs_chunked *c);
+void hs_chunked_skip_data(hs_chunked *c, uint64_t n);
 /* Consumes up to n bytes; returns how many belong to the chunked body
  * (fewer than n only when the body ended inside buf, or on error). */
 size_t hs_chunked_feed(hs_chunked *c, const char *buf, size_t n);
