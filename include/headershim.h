@@ -260,7 +260,7 @@ bool hs_policy_format(const hs_policy *p, hs_buf *out);
 #define HS_NEEDS_METHOD         0x08u
 unsigned hs_policy_needs(const hs_policy *p);
 
-/* Built-in presets (compiled in from policies/*.policy). */
+/* Built-in presets (compiled in from the policies folder). */
 typedef struct hs_preset {
     const char *name;
     const char *description;  /* one line */
