@@ -231,20 +231,22 @@ const char *cli_preload_obstacle(const char *path, char *why, size_t why_len)
     if (stat(path, &st) != 0)
         return NULL; /* exec will say what is wrong */
     if (st.st_mode & S_ISUID) {
-        snprintf(why, why_len, "is setuid: in secure-execution mode the "
-                 "dynamic loader ignores LD_PRELOAD paths (ld.so(8))");
+        snprintf(why, why_len, "is setuid: the dynamic loader runs it in "
+                 "secure-execution mode, which ignores LD_PRELOAD paths "
+                 "(ld.so(8))");
         return why;
     }
     /* setgid without group execute is mandatory locking, not setgid. */
     if ((st.st_mode & (S_ISGID | S_IXGRP)) == (S_ISGID | S_IXGRP)) {
-        snprintf(why, why_len, "is setgid: in secure-execution mode the "
-                 "dynamic loader ignores LD_PRELOAD paths (ld.so(8))");
+        snprintf(why, why_len, "is setgid: the dynamic loader runs it in "
+                 "secure-execution mode, which ignores LD_PRELOAD paths "
+                 "(ld.so(8))");
         return why;
     }
     if (getxattr(path, "security.capability", NULL, 0) > 0) {
-        snprintf(why, why_len, "has file capabilities (setcap): in "
-                 "secure-execution mode the dynamic loader ignores "
-                 "LD_PRELOAD paths (ld.so(8))");
+        snprintf(why, why_len, "has file capabilities (setcap): the "
+                 "dynamic loader runs it in secure-execution mode, which "
+                 "ignores LD_PRELOAD paths (ld.so(8))");
         return why;
     }
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
@@ -254,13 +256,12 @@ const char *cli_preload_obstacle(const char *path, char *why, size_t why_len)
     close(fd);
     if (f.is_elf && f.go) {
         snprintf(why, why_len, "is a Go binary: the Go runtime makes its "
-                 "system calls itself, so an LD_PRELOAD library never sees "
-                 "its writes");
+                 "system calls itself, past any LD_PRELOAD library");
         return why;
     }
     if (f.is_elf && !f.has_interp) {
         snprintf(why, why_len, "is statically linked (no PT_INTERP): "
-                 "without the dynamic loader LD_PRELOAD is ignored");
+                 "there is no dynamic loader to honour LD_PRELOAD");
         return why;
     }
     return NULL;

@@ -60,7 +60,7 @@ int cli_read_all(const char *path, hs_buf *out);
 /* ---- env.c: the variables apply honours, validated as the library does ---- */
 
 /* Each returns false after printing "headershim: NAME: ..." to stderr. An
- * unset or empty variable keeps the default already in *out. */
+ * unset variable keeps the default already in *out. */
 bool cli_env_csp(bool *report_only);
 bool cli_env_size(const char *name, size_t *out);
 

@@ -35,7 +35,8 @@ typedef struct launch_opts {
     char **command; /* NULL-terminated */
 } launch_opts;
 
-/* "80,443,8000-8099": ports 1..65535, ranges low-high. */
+/* "80,443,8000-8099": ports 0..65535, ranges low-high, as the library
+ * reads HEADERSHIM_PORTS and HEADERSHIM_TLS (shim/shell/env.c). */
 static bool valid_port_list(const char *s)
 {
     if (*s == '\0')
@@ -45,7 +46,7 @@ static bool valid_port_list(const char *s)
         const char *start = s;
         for (; *s >= '0' && *s <= '9' && lo <= 65535; s++)
             lo = lo * 10 + (*s - '0');
-        if (s == start || lo < 1 || lo > 65535)
+        if (s == start || lo > 65535)
             return false;
         hi = lo;
         if (*s == '-') {
@@ -266,9 +267,9 @@ static const char *obstacle(const char *resolved, char *why, size_t why_len)
     if (cli_preload_obstacle(prog, reason, sizeof reason) == NULL)
         return NULL;
     if (strcmp(prog, resolved) == 0)
-        snprintf(why, why_len, "%s %s", resolved, reason);
+        snprintf(why, why_len, "%s: it %s", resolved, reason);
     else
-        snprintf(why, why_len, "%s runs %s, which %s", resolved, prog,
+        snprintf(why, why_len, "%s: its interpreter %s %s", resolved, prog,
                  reason);
     return why;
 }
@@ -389,13 +390,13 @@ int cli_launch(int argc, char **argv)
     char why[PATH_MAX * 2 + 1024];
     if (obstacle(resolved, why, sizeof why)) {
         if (!o.force) {
-            cli_err("refusing to run %s; LD_PRELOAD cannot reach it, so its "
-                    "headers would go out unchanged (--force runs it anyway)",
-                    why);
+            cli_err("refusing to run %s; its responses would go out "
+                    "unchanged (--force runs it anyway)", why);
             free(policy);
             return CLI_EXIT_CANNOT_RUN;
         }
-        cli_err("warning: %s; running it anyway (--force)", why);
+        cli_err("warning: %s; running it anyway (--force), its responses "
+                "will go out unchanged", why);
     }
 
     char lib[PATH_MAX];
