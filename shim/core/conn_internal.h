@@ -1,0 +1,142 @@
+/*
+ * conn_internal.h - the connection engine's state, shared by conn.c (what
+ * the bytes mean), conn_request.c (the request side) and iomap.c (the write
+ * contract). Nothing outside those files looks inside an hs_conn.
+ */
+#ifndef HS_CONN_INTERNAL_H
+#define HS_CONN_INTERNAL_H
+
+#include "headershim.h"
+
+/* IO-CONTRACT.md "Bounds". */
+#define HS_DEFAULT_MAX_HEADER 65536
+#define HS_MAX_QUEUED_REQUESTS 64
+#define HS_MAX_HELD_TOTAL ((size_t)64 << 20)
+
+/* What the next outgoing byte is. */
+typedef enum hs_out_state {
+    HS_OUT_HEADER,        /* a status line and header block */
+    HS_OUT_BODY_LENGTH,   /* body_left more body bytes */
+    HS_OUT_BODY_CHUNKED,  /* chunked body, decoder in `chunked` */
+    HS_OUT_PASSTHROUGH,   /* nothing is parsed or changed any more */
+} hs_out_state;
+
+/* Where the response side stands: copied freely, so that a call can plan
+ * ahead and commit only what the kernel accepted. */
+typedef struct hs_frame {
+    hs_out_state ostate;
+    uint64_t body_left;        /* HS_OUT_BODY_LENGTH */
+    hs_chunked chunked;        /* HS_OUT_BODY_CHUNKED */
+    bool close_after;          /* passthrough once the current body ends */
+} hs_frame;
+
+/* What the next byte read from the client is. */
+typedef enum hs_in_state {
+    HS_IN_HEAD,           /* a request head (leading empty lines skipped) */
+    HS_IN_BODY_LENGTH,
+    HS_IN_BODY_CHUNKED,
+    HS_IN_PAUSED,         /* after CONNECT or Upgrade: bytes are kept unparsed
+                             until the response says whether HTTP goes on */
+    HS_IN_OFF,            /* not HTTP/1 any more (or desynchronised) */
+} hs_in_state;
+
+/* A request waiting for its response (pipelining pairs them in order). */
+typedef struct hs_queued_request {
+    hs_method_kind kind;
+    bool upgrade;         /* CONNECT or an Upgrade header: reading paused */
+    char *head;           /* a copy of the head, only when the policy reads
+                             request subjects (hs_policy_needs) */
+    size_t head_len;
+} hs_queued_request;
+
+struct hs_conn {
+    const hs_engine_config *cfg;
+    void *event_ctx;
+    int port;
+    bool tls;
+    unsigned needs;            /* hs_policy_needs(cfg->policy) */
+    size_t max_header;
+
+    /* Response side. */
+    hs_frame fr;
+    unsigned long responses;   /* final responses seen (0: still sniffing) */
+    unsigned long desyncs;     /* bumped by hs_conn_desync */
+
+    hs_buf held;               /* incomplete block bytes, acknowledged */
+    size_t held_scanned;       /* hs_block_end already searched this far */
+    hs_buf pend;               /* bytes owed to the wire, already decided */
+    size_t pend_off;
+    hs_buf out;                /* the current step's rewritten block */
+    bool gate;                 /* rule 4: the block's last byte is not yet
+                                  acknowledged; the next call must start
+                                  with gate_byte */
+    char gate_byte;
+
+    /* Request side. */
+    hs_in_state istate;
+    hs_buf in_buf;             /* unfinished head, or bytes read while paused */
+    size_t in_scanned;
+    uint64_t in_body_left;
+    hs_chunked in_chunked;
+    hs_queued_request queue[HS_MAX_QUEUED_REQUESTS];
+    unsigned qhead, qlen;
+    char *assumed;             /* hs_conn_assume_request */
+    size_t assumed_len;
+
+    /* Output iovec scratch, grown as needed, reused across calls. */
+    struct iovec *iov;
+    size_t iov_cap;
+};
+
+/* The request a response answers, as conditions see it; scratch space is
+ * the caller's (large: keep it off the engine's struct). */
+typedef struct hs_request_view {
+    hs_request rq;
+    hs_request_head head;
+    char path[4096];
+} hs_request_view;
+/* What a complete block becomes (hs_conn_decide). Large: lives on the
+ * stack of one call, never in the connection. */
+typedef enum hs_verdict {
+    HS_VERDICT_OK,         /* framing known; out/out_len go on the wire */
+    HS_VERDICT_NOT_HTTP,   /* the connection's first bytes are no response */
+    HS_VERDICT_DESYNC,     /* ambiguous, or no status line where one is due */
+} hs_verdict;
+
+typedef struct hs_decision {
+    hs_verdict verdict;
+    const char *why;
+    const char *out;
+    size_t out_len;
+    bool rewritten;
+    hs_framing framing;
+    hs_rewrite_status rw;
+    hs_changes changes;
+    hs_block block;
+    hs_request_view view;
+} hs_decision;
+
+/* conn.c */
+void hs_conn_decide(hs_conn *c, const char *bytes, size_t len, hs_decision *d);
+void hs_conn_commit_block(hs_conn *c, hs_decision *d, bool report);
+bool hs_conn_hold(hs_conn *c, const char *p, size_t n);
+void hs_conn_unhold(hs_conn *c, size_t len);
+void hs_frame_start(hs_frame *fr, const hs_framing *f);
+void hs_frame_end_body(hs_frame *fr);
+void hs_conn_desync(hs_conn *c, hs_event_kind kind, const char *why);
+void hs_conn_emit(hs_conn *c, hs_event_kind kind, const char *why,
+                  const hs_block *b, const hs_request *rq,
+                  const hs_changes *ch);
+/* Moves held bytes to the front of what is owed, unchanged. */
+bool hs_conn_release_held(hs_conn *c);
+void hs_conn_held_account(hs_conn *c, size_t before, size_t after);
+
+/* conn_request.c */
+const hs_queued_request *hs_conn_front_request(const hs_conn *c);
+void hs_conn_pop_request(hs_conn *c, bool tunnel);
+void hs_conn_free_requests(hs_conn *c);
+
+void hs_conn_request_view(const hs_conn *c, const hs_queued_request *q,
+                          hs_request_view *v);
+
+#endif /* HS_CONN_INTERNAL_H */
