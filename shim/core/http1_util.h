@@ -88,4 +88,9 @@ hs_http1_cl hs_http1_content_length(const hs_field *fields, size_t nfields,
 int hs_http1_find(const hs_field *fields, size_t nfields, const char *name,
                   size_t name_len, size_t from);
 
+/* hs_block_parse without its fast path: the same result by the plain
+ * line-by-line method (for tests and the fuzzer, which compare them). */
+hs_block_status hs_http1_block_parse_careful(const char *buf, size_t len,
+                                             hs_block *b, const char **why);
+
 #endif /* HS_HTTP1_UTIL_H */
