@@ -1,0 +1,351 @@
+/*
+ * interpose_out.c - the output functions (interposition.md section 1).
+ *
+ * Each wrapper: one cached check of the fd (no lock, no malloc on that
+ * path: signal handlers write too, libuv's does), then either the real call
+ * or the engine under the connection's lock. The lock is held across the
+ * real call so that state order equals byte order when several threads
+ * write one connection (Apache's event MPM moves it between workers).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/sendfile.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "shell.h"
+
+__thread int hs_in_shim;
+
+/* Before the constructor bound libc (interposition.md 5.3), or when the
+ * symbol is missing, the kernel directly. */
+#define REAL(name, raw, ...) \
+    (hs_libc.name ? hs_libc.name(__VA_ARGS__) : (ssize_t)(raw))
+
+static inline bool shim_active(void)
+{
+    return hs_cfg.mode != HS_MODE_OFF && hs_in_shim == 0;
+}
+
+hs_track *hs_out_begin(int fd, const struct iovec *iov, int iovcnt)
+{
+    uintptr_t v = hs_fd_peek(fd);
+    if (v == HS_SLOT_IGNORE)
+        return NULL;
+    if (v == HS_SLOT_UNKNOWN) {
+        if (fd < 0 || fd >= hs_fd_limit())
+            return NULL;            /* beyond the table: pass through */
+        int saved = errno;
+        v = hs_classify(fd);
+        errno = saved;
+    }
+    if (HS_SLOT_IS_TRACK(v))
+        return hs_fd_acquire(fd);
+    if (HS_SLOT_TAG(v) == HS_TAG_CANDIDATE) {
+        int saved = errno;
+        hs_track *t = hs_promote(fd, v, iov, iovcnt);
+        errno = saved;
+        return t;
+    }
+    return NULL;                    /* IGNORE, or a listening socket */
+}
+
+/* Enforce: the engine makes the real calls; report: the real call, then
+ * the engine reads a copy (rule 11). Returns -2 with errno untouched when
+ * the connection turned out to be pass-through: the caller makes its own
+ * real call (exactly the application's call). */
+#define HS_DO_REAL (-2)
+
+static ssize_t track_writev(hs_track *t, int fd, const struct iovec *iov,
+                            int iovcnt, int flags)
+{
+    int saved = errno;
+    ssize_t r = HS_DO_REAL;
+    hs_in_shim++;
+    pthread_mutex_lock(&t->lock);
+    if (t->conn) {
+        t->cur_fd = fd;
+        hs_kernel k;
+        hs_kctx kc = {.fd = fd, .flags = flags, .track = t};
+        hs_kernel_make(&k, &kc);
+        r = hs_io_writev(t->conn, &k, iov, iovcnt, flags);
+        hs_track_maybe_forget(t);
+    }
+    pthread_mutex_unlock(&t->lock);
+    hs_in_shim--;
+    hs_track_release(t);
+    if (r == HS_DO_REAL) {
+        errno = saved;
+        return r;
+    }
+    if (r < 0) {
+        errno = (int)-r;
+        return -1;
+    }
+    errno = saved;
+    return r;
+}
+
+/* The common body of every vectored output wrapper. `real` repeats the
+ * application's exact call. */
+#define OUT_BODY(fd, iov, iovcnt, flags, real)                                \
+    do {                                                                      \
+        if (!shim_active())                                                   \
+            return (real);                                                    \
+        hs_track *t_ = hs_out_begin((fd), (iov), (iovcnt));                   \
+        if (!t_)                                                              \
+            return (real);                                                    \
+        if (hs_cfg.mode == HS_MODE_REPORT) {                                  \
+            /* The lock keeps observation order equal to byte order. */       \
+            hs_in_shim++;                                                     \
+            pthread_mutex_lock(&t_->lock);                                    \
+            ssize_t r_ = (real);                                              \
+            int e_ = errno;                                                   \
+            if (r_ > 0 && t_->conn) {                                         \
+                t_->cur_fd = (fd);                                            \
+                hs_io_observe(t_->conn, (iov), (iovcnt), (size_t)r_);         \
+                hs_track_maybe_forget(t_);                                    \
+            }                                                                 \
+            pthread_mutex_unlock(&t_->lock);                                  \
+            hs_in_shim--;                                                     \
+            hs_track_release(t_);                                             \
+            errno = e_;                                                       \
+            return r_;                                                        \
+        }                                                                     \
+        ssize_t r_ = track_writev(t_, (fd), (iov), (iovcnt), (flags));        \
+        if (r_ != HS_DO_REAL)                                                 \
+            return r_;                                                        \
+        return (real);                                                        \
+    } while (0)
+
+HS_EXPORT ssize_t write(int fd, const void *buf, size_t n)
+{
+    struct iovec v = {(void *)buf, n};
+    OUT_BODY(fd, &v, 1, 0, REAL(write, hs_sys(SYS_write, fd, buf, n), fd, buf, n));
+}
+
+/* glibc exports __write at the same address as write; some libraries bind
+ * the alias. */
+HS_EXPORT ssize_t __write(int fd, const void *buf, size_t n)
+{
+    return write(fd, buf, n);
+}
+
+HS_EXPORT ssize_t writev(int fd, const struct iovec *iov, int iovcnt)
+{
+    OUT_BODY(fd, iov, iovcnt, 0,
+             REAL(writev, hs_sys(SYS_writev, fd, iov, iovcnt), fd, iov, iovcnt));
+}
+
+HS_EXPORT ssize_t pwritev2(int fd, const struct iovec *iov, int iovcnt,
+                           off_t offset, int flags)
+{
+#define REAL_PWRITEV2                                                         \
+    REAL(pwritev2,                                                            \
+         hs_sys6(SYS_pwritev2, fd, (long)iov, iovcnt, (long)offset, 0, flags), \
+         fd, iov, iovcnt, offset, flags)
+    /* Offset -1 writes at the current position, on a socket like writev.
+     * RWF_* flags are not MSG_* flags: the engine's real calls get none
+     * (RWF_NOWAIT aside, none applies to sockets). */
+    if (offset != -1 || flags != 0)
+        return REAL_PWRITEV2;
+    OUT_BODY(fd, iov, iovcnt, 0, REAL_PWRITEV2);
+#undef REAL_PWRITEV2
+}
+
+HS_EXPORT ssize_t pwritev64v2(int fd, const struct iovec *iov, int iovcnt,
+                              off64_t offset, int flags)
+{
+#define REAL_PWRITEV64V2                                                      \
+    REAL(pwritev64v2,                                                         \
+         hs_sys6(SYS_pwritev2, fd, (long)iov, iovcnt, (long)offset, 0, flags), \
+         fd, iov, iovcnt, offset, flags)
+    if (offset != -1 || flags != 0)
+        return REAL_PWRITEV64V2;
+    OUT_BODY(fd, iov, iovcnt, 0, REAL_PWRITEV64V2);
+#undef REAL_PWRITEV64V2
+}
+
+/* Out-of-band data and ancillary data leave HTTP framing behind: flush
+ * what is owed, then forget the connection (interposition.md 5.13). */
+static void give_up(int fd, const char *why)
+{
+    hs_track *t = hs_fd_acquire(fd);
+    if (!t)
+        return;
+    int saved = errno;
+    hs_in_shim++;
+    pthread_mutex_lock(&t->lock);
+    if (t->conn) {
+        if (hs_conn_owes_bytes(t->conn) && hs_cfg.mode == HS_MODE_ENFORCE) {
+            hs_kernel k;
+            hs_kctx kc = {.fd = fd, .flags = MSG_NOSIGNAL, .track = t};
+            hs_kernel_make(&k, &kc);
+            t->cur_fd = fd;
+            (void)hs_io_flush(t->conn, &k, HS_FLUSH_TIMEOUT_MS);
+        }
+        hs_conn_free(t->conn);
+        t->conn = NULL;
+        hs_log_unreachable(fd, why);
+    }
+    pthread_mutex_unlock(&t->lock);
+    hs_in_shim--;
+    hs_track_release(t);
+    errno = saved;
+}
+
+HS_EXPORT ssize_t send(int fd, const void *buf, size_t n, int flags)
+{
+#define REAL_SEND \
+    REAL(send, hs_sys6(SYS_sendto, fd, (long)buf, (long)n, flags, 0, 0), fd, buf, n, flags)
+    if (flags & MSG_OOB) {
+        if (shim_active())
+            give_up(fd, "MSG_OOB");
+        return REAL_SEND;
+    }
+    struct iovec v = {(void *)buf, n};
+    OUT_BODY(fd, &v, 1, flags, REAL_SEND);
+#undef REAL_SEND
+}
+
+HS_EXPORT ssize_t __send(int fd, const void *buf, size_t n, int flags)
+{
+    return send(fd, buf, n, flags);
+}
+
+HS_EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags,
+                         const struct sockaddr *addr, socklen_t alen)
+{
+#define REAL_SENDTO                                                           \
+    REAL(sendto, hs_sys6(SYS_sendto, fd, (long)buf, (long)n, flags,          \
+                         (long)addr, (long)alen),                             \
+         fd, buf, n, flags, addr, alen)
+    if (flags & MSG_OOB) {
+        if (shim_active())
+            give_up(fd, "MSG_OOB");
+        return REAL_SENDTO;
+    }
+    /* Datagram sockets are IGNORE in the table; a stream socket ignores
+     * the address. */
+    struct iovec v = {(void *)buf, n};
+    OUT_BODY(fd, &v, 1, flags, REAL_SENDTO);
+#undef REAL_SENDTO
+}
+
+HS_EXPORT ssize_t sendmsg(int fd, const struct msghdr *m, int flags)
+{
+#define REAL_SENDMSG REAL(sendmsg, hs_sys(SYS_sendmsg, fd, m, flags), fd, m, flags)
+    if (m && (m->msg_controllen > 0 || (flags & MSG_OOB))) {
+        if (shim_active())
+            give_up(fd, (flags & MSG_OOB) ? "MSG_OOB" : "sendmsg with control data");
+        return REAL_SENDMSG;
+    }
+    if (!m || m->msg_iovlen > (size_t)0x7fffffff)
+        return REAL_SENDMSG;
+    OUT_BODY(fd, m->msg_iov, (int)m->msg_iovlen, flags, REAL_SENDMSG);
+#undef REAL_SENDMSG
+}
+
+/* ---- sendfile and splice: body bytes, by reference --------------------- */
+
+static ssize_t track_blind(hs_track *t, int fd, int in_fd, loff_t *off,
+                           size_t count, unsigned flags, bool is_splice)
+{
+    int saved = errno;
+    ssize_t r = HS_DO_REAL;
+    hs_in_shim++;
+    pthread_mutex_lock(&t->lock);
+    if (t->conn) {
+        t->cur_fd = fd;
+        hs_kernel k;
+        hs_kctx kc = {.fd = fd,
+                      .flags = (flags & SPLICE_F_MORE) ? MSG_MORE : 0,
+                      .track = t};
+        hs_kernel_make(&k, &kc);
+        r = is_splice ? hs_io_splice(t->conn, &k, in_fd, off, count, flags)
+                      : hs_io_sendfile(t->conn, &k, in_fd, (off_t *)off, count);
+        hs_track_maybe_forget(t);
+    }
+    pthread_mutex_unlock(&t->lock);
+    hs_in_shim--;
+    hs_track_release(t);
+    if (r == HS_DO_REAL) {
+        errno = saved;
+        return r;
+    }
+    return r < 0 ? (errno = (int)-r, -1) : (errno = saved, r);
+}
+
+#define BLIND_BODY(fd, in_fd, off, count, flags, is_splice, real)             \
+    do {                                                                      \
+        if (!shim_active())                                                   \
+            return (real);                                                    \
+        struct iovec none_ = {NULL, 0};                                       \
+        hs_track *t_ = hs_out_begin((fd), &none_, 0);                         \
+        if (!t_)                                                              \
+            return (real);                                                    \
+        if (hs_cfg.mode == HS_MODE_REPORT) {                                  \
+            hs_in_shim++;                                                     \
+            pthread_mutex_lock(&t_->lock);                                    \
+            ssize_t r_ = (real);                                              \
+            int e_ = errno;                                                   \
+            if (r_ > 0 && t_->conn) {                                         \
+                t_->cur_fd = (fd);                                            \
+                hs_io_observe_blind(t_->conn, (size_t)r_);                    \
+                hs_track_maybe_forget(t_);                                    \
+            }                                                                 \
+            pthread_mutex_unlock(&t_->lock);                                  \
+            hs_in_shim--;                                                     \
+            hs_track_release(t_);                                             \
+            errno = e_;                                                       \
+            return r_;                                                        \
+        }                                                                     \
+        ssize_t r_ = track_blind(t_, (fd), (in_fd), (off), (count), (flags),  \
+                                 (is_splice));                                \
+        if (r_ != HS_DO_REAL)                                                 \
+            return r_;                                                        \
+        return (real);                                                        \
+    } while (0)
+
+HS_EXPORT ssize_t sendfile(int out_fd, int in_fd, off_t *offset, size_t count)
+{
+#define REAL_SENDFILE                                                         \
+    REAL(sendfile, hs_sys6(SYS_sendfile, out_fd, in_fd, (long)offset,         \
+                           (long)count, 0, 0),                                \
+         out_fd, in_fd, offset, count)
+    BLIND_BODY(out_fd, in_fd, (loff_t *)offset, count, 0, false, REAL_SENDFILE);
+#undef REAL_SENDFILE
+}
+
+HS_EXPORT ssize_t sendfile64(int out_fd, int in_fd, off64_t *offset,
+                             size_t count)
+{
+#define REAL_SENDFILE64                                                       \
+    REAL(sendfile64, hs_sys6(SYS_sendfile, out_fd, in_fd, (long)offset,       \
+                             (long)count, 0, 0),                              \
+         out_fd, in_fd, offset, count)
+    BLIND_BODY(out_fd, in_fd, (loff_t *)offset, count, 0, false,
+               REAL_SENDFILE64);
+#undef REAL_SENDFILE64
+}
+
+HS_EXPORT ssize_t splice(int fd_in, loff_t *off_in, int fd_out,
+                         loff_t *off_out, size_t len, unsigned flags)
+{
+#define REAL_SPLICE                                                           \
+    REAL(splice, hs_sys6(SYS_splice, fd_in, (long)off_in, fd_out,             \
+                         (long)off_out, (long)len, flags),                    \
+         fd_in, off_in, fd_out, off_out, len, flags)
+    if (!shim_active())
+        return REAL_SPLICE;
+    /* Request bytes spliced out of a connection (lighttpd's request
+     * bodies) never pass through recv: the request side can no longer be
+     * framed, so that connection passes through (never guess). */
+    if (HS_SLOT_IS_TRACK(hs_fd_peek(fd_in)))
+        give_up(fd_in, "request bytes moved by splice");
+    if (off_out != NULL)
+        return REAL_SPLICE;         /* not a socket: sockets have no offset */
+    BLIND_BODY(fd_out, fd_in, off_in, len, flags, true, REAL_SPLICE);
+#undef REAL_SPLICE
+}

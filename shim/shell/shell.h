@@ -1,0 +1,268 @@
+/*
+ * shell.h - the imperative shell's internal declarations (library only).
+ *
+ * The shell binds libc (realfn.c), reads the environment once (env.c),
+ * keeps fd -> connection state (fdtable.c, classify.c), logs (log.c) and
+ * drives the core's engine against the real kernel (glue.c). The exported
+ * libc names live in interpose_*.c.
+ */
+#ifndef HS_SHELL_H
+#define HS_SHELL_H
+
+#ifdef _FILE_OFFSET_BITS
+/* interposition.md 5.8: with 64-bit offsets the headers rename fcntl and
+ * sendfile, and the pair could not both be defined. */
+#error "the shell must be compiled without _FILE_OFFSET_BITS"
+#endif
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+#include "headershim.h"
+
+#define HS_EXPORT __attribute__((visibility("default")))
+#define HS_HIDDEN __attribute__((visibility("hidden")))
+
+/* ---- realfn.c: libc as it was before us -------------------------------- */
+
+typedef struct hs_real {
+    ssize_t (*write)(int, const void *, size_t);
+    ssize_t (*writev)(int, const struct iovec *, int);
+    ssize_t (*send)(int, const void *, size_t, int);
+    ssize_t (*sendto)(int, const void *, size_t, int,
+                      const struct sockaddr *, socklen_t);
+    ssize_t (*sendmsg)(int, const struct msghdr *, int);
+    ssize_t (*pwritev2)(int, const struct iovec *, int, off_t, int);
+    ssize_t (*pwritev64v2)(int, const struct iovec *, int, off64_t, int);
+    ssize_t (*sendfile)(int, int, off_t *, size_t);
+    ssize_t (*sendfile64)(int, int, off64_t *, size_t);
+    ssize_t (*splice)(int, loff_t *, int, loff_t *, size_t, unsigned);
+    ssize_t (*read)(int, void *, size_t);
+    ssize_t (*readv)(int, const struct iovec *, int);
+    ssize_t (*recv)(int, void *, size_t, int);
+    ssize_t (*recvfrom)(int, void *, size_t, int, struct sockaddr *,
+                        socklen_t *);
+    ssize_t (*recvmsg)(int, struct msghdr *, int);
+    ssize_t (*read_chk)(int, void *, size_t, size_t);
+    ssize_t (*recv_chk)(int, void *, size_t, size_t, int);
+    ssize_t (*recvfrom_chk)(int, void *, size_t, size_t, int,
+                            struct sockaddr *, socklen_t *);
+    int (*accept)(int, struct sockaddr *, socklen_t *);
+    int (*accept4)(int, struct sockaddr *, socklen_t *, int);
+    int (*connect)(int, const struct sockaddr *, socklen_t);
+    int (*socket)(int, int, int);
+    int (*close)(int);
+    int (*close_range)(unsigned, unsigned, int);
+    void (*closefrom)(int);
+    int (*dup)(int);
+    int (*dup2)(int, int);
+    int (*dup3)(int, int, int);
+    int (*fcntl)(int, int, ...);
+    int (*fcntl64)(int, int, ...);
+    int (*shutdown)(int, int);
+    long (*syscall)(long, ...);
+    int (*execve)(const char *, char *const[], char *const[]);
+    int (*execv)(const char *, char *const[]);
+    int (*execvp)(const char *, char *const[]);
+    int (*execvpe)(const char *, char *const[], char *const[]);
+    int (*fexecve)(int, char *const[], char *const[]);
+} hs_real;
+
+extern hs_real hs_libc HS_HIDDEN;
+/* True once every pointer above is bound (constructor, atfork prepare). */
+extern _Atomic bool hs_bound HS_HIDDEN;
+void hs_real_bind(void) HS_HIDDEN;
+
+/* Raw system calls: no errno, return -errno. Used before binding, by the
+ * log and by the policy loader (which must not go through our wrappers). */
+long hs_raw6(long nr, long a, long b, long c, long d, long e, long f) HS_HIDDEN;
+#define hs_raw(nr, a, b, c) hs_raw6((nr), (long)(a), (long)(b), (long)(c), 0, 0, 0)
+/* The same but with errno set the libc way: -1 and errno on failure. */
+long hs_sys6(long nr, long a, long b, long c, long d, long e, long f) HS_HIDDEN;
+#define hs_sys(nr, a, b, c) hs_sys6((nr), (long)(a), (long)(b), (long)(c), 0, 0, 0)
+
+/* ---- env.c: configuration, read once ----------------------------------- */
+
+typedef enum hs_mode { HS_MODE_OFF = 0, HS_MODE_ENFORCE, HS_MODE_REPORT } hs_mode;
+typedef enum hs_loglevel {
+    HS_LOG_OFF = 0, HS_LOG_ERROR, HS_LOG_INFO, HS_LOG_DEBUG
+} hs_loglevel;
+
+#define HS_MAX_PORT_RANGES 64
+typedef struct hs_port_range { unsigned short lo, hi; } hs_port_range;
+
+typedef struct hs_config {
+    hs_mode mode;                /* OFF: every wrapper is a plain forwarder */
+    bool inert;                  /* a second copy of the library */
+    hs_loglevel log_level;
+    const char *policy_spec;     /* as given (for the start line) */
+    bool unix_sockets;           /* HEADERSHIM_SOCKETS=tcp,unix */
+    size_t nports;               /* 0: every port */
+    hs_port_range ports[HS_MAX_PORT_RANGES];
+    bool tls_all;                /* HEADERSHIM_TLS=on */
+    size_t ntls;
+    hs_port_range tls[HS_MAX_PORT_RANGES];
+    hs_engine_config engine;
+} hs_config;
+
+extern hs_config hs_cfg HS_HIDDEN;
+/* Reads and validates every HEADERSHIM_* variable; loads the policy. */
+void hs_env_init(int argc, char **argv) HS_HIDDEN;
+bool hs_port_listed(const hs_port_range *r, size_t n, int port) HS_HIDDEN;
+
+/* ---- log.c ------------------------------------------------------------- */
+
+void hs_log_init(const char *file, hs_loglevel level) HS_HIDDEN;
+/* "headershim: ..." user errors at configuration time (stderr). */
+void hs_log_config_error(const char *fmt, ...) HS_HIDDEN
+    __attribute__((format(printf, 1, 2)));
+void hs_log_start(void) HS_HIDDEN;
+void hs_log_exit(void) HS_HIDDEN;
+void hs_log_event(int fd, const hs_event *ev) HS_HIDDEN;
+/* A connection the shim had to give up on (fd beyond the table, lost at
+ * fork): first one at error. */
+void hs_log_unreachable(int fd, const char *why) HS_HIDDEN;
+/* Forgets the log fd when the application is about to close it or dup
+ * over it, so the next line reopens. */
+void hs_log_fd_closing(int fd) HS_HIDDEN;
+int hs_log_fd(void) HS_HIDDEN;
+
+/* Counters for the exit line. */
+extern _Atomic unsigned long hs_count_conns HS_HIDDEN, hs_count_rewrites HS_HIDDEN,
+    hs_count_reports HS_HIDDEN, hs_count_desyncs HS_HIDDEN,
+    hs_count_errors HS_HIDDEN;
+
+/* ---- fdtable.c: fd -> connection --------------------------------------- */
+
+/* What the shell knows about one open connection. Shared (refcounted) by
+ * every fd that dup() made from the same open file description. */
+typedef struct hs_track {
+    pthread_mutex_t lock;        /* held across the real call: byte order */
+    _Atomic int refs;            /* one per fd slot + one per call in flight */
+    _Atomic int nfds;            /* fd slots that point here */
+    hs_conn *conn;               /* NULL: pass-through for good */
+    int cur_fd;                  /* the fd of the call in progress */
+    int local_port;
+    bool tls;
+    bool lost_at_fork;           /* locked by another thread at fork */
+    struct hs_track *next_all;   /* every track ever made (fork, exit) */
+    struct hs_track *next_free;
+} hs_track;
+
+/* Slot values besides a track pointer (tracks are 8-aligned, so the low
+ * three bits tag the other verdicts). */
+#define HS_SLOT_UNKNOWN ((uintptr_t)0)
+#define HS_SLOT_IGNORE  ((uintptr_t)1)   /* not ours: pass through */
+#define HS_TAG_LISTENER ((uintptr_t)2)   /* a listening socket we act on */
+#define HS_TAG_CANDIDATE ((uintptr_t)3)  /* a stream socket of ours whose
+                                            first output is still to come */
+#define HS_SLOT_IS_TRACK(v) ((v) > HS_SLOT_IGNORE && ((v) & 7u) == 0)
+#define HS_SLOT_TAG(v) ((v) & 7u)
+#define HS_SLOT_MAKE(tag, port, tls) \
+    ((((uintptr_t)((port) + 1)) << 8) | ((uintptr_t)(tls) << 4) | (tag))
+#define HS_SLOT_PORT(v) ((int)((v) >> 8) - 1)
+#define HS_SLOT_TLS(v) ((((v) >> 4) & 1u) != 0)
+
+/* Lock-free, no malloc: the slot's value (UNKNOWN for fds beyond the
+ * table). */
+uintptr_t hs_fd_peek(int fd) HS_HIDDEN;
+/* Stores a verdict; false when the fd is beyond the table (then the fd is
+ * simply passed through every time). */
+bool hs_fd_set(int fd, uintptr_t v) HS_HIDDEN;
+/* Takes a reference to the fd's track, or NULL. */
+hs_track *hs_fd_acquire(int fd) HS_HIDDEN;
+void hs_track_release(hs_track *t) HS_HIDDEN;
+/* A new track for a fresh connection; refs 1 is the caller's, who
+ * attaches it to an fd and then releases it. NULL: pass through. */
+hs_track *hs_track_new(int local_port, bool tls) HS_HIDDEN;
+/* Binds fd to the track t (taking a slot reference) after dropping
+ * whatever the slot held. */
+void hs_fd_attach(int fd, hs_track *t) HS_HIDDEN;
+/* Drops the fd's slot (close, reuse) without flushing. */
+void hs_fd_forget(int fd) HS_HIDDEN;
+/* The fd is closing: flush what is owed if the lock is free (rule 9),
+ * then forget. */
+void hs_fd_closing(int fd) HS_HIDDEN;
+/* Largest fd the table has slots for, +1. */
+int hs_fd_limit(void) HS_HIDDEN;
+/* Walks every live track (fork, exit). */
+void hs_tracks_lock_all(void) HS_HIDDEN;
+void hs_tracks_unlock_all_parent(void) HS_HIDDEN;
+void hs_tracks_reinit_child(void) HS_HIDDEN;
+void hs_tracks_flush_all(int timeout_ms) HS_HIDDEN;
+/* Frees the conn once the engine says nothing will change any more
+ * (called with t->lock held). */
+void hs_track_maybe_forget(hs_track *t) HS_HIDDEN;
+
+/* Process that owns the table; a vfork child runs with a foreign pid. */
+extern pid_t hs_owner_pid HS_HIDDEN;
+bool hs_is_owner(void) HS_HIDDEN;
+
+/* ---- classify.c -------------------------------------------------------- */
+
+/* Classifies fd (a socket the app writes to or reads from first): stores
+ * HS_SLOT_IGNORE or a new track. Returns the slot value. Syscalls only,
+ * plus one malloc when the fd becomes a track. */
+uintptr_t hs_classify(int fd) HS_HIDDEN;
+/* A connection accepted from listen_fd: inherits the listener's verdict
+ * (no system call once the listener is known) and gets a track. */
+void hs_classify_accepted(int listen_fd, int fd) HS_HIDDEN;
+/* For a CANDIDATE slot at its first output: a track when the bytes could
+ * start a status line, else IGNORE. Returns the track (acquired) or NULL. */
+hs_track *hs_promote(int fd, uintptr_t v, const struct iovec *iov, int iovcnt) HS_HIDDEN;
+
+/* ---- glue.c: the engine against the real kernel ------------------------ */
+
+typedef struct hs_kctx {
+    int fd;
+    int flags;                   /* the application's send flags */
+    hs_track *track;
+} hs_kctx;
+
+void hs_kernel_make(hs_kernel *k, hs_kctx *ctx) HS_HIDDEN;
+void hs_on_event(void *ctx, const hs_event *ev) HS_HIDDEN;
+/* Converts an engine result to the libc convention, setting errno only on
+ * failure. */
+ssize_t hs_result(ssize_t r) HS_HIDDEN;
+
+/* ---- shared by the wrappers (interpose_out.c) -------------------------- */
+
+/* The track an output call on fd goes through (acquired), or NULL: make
+ * the real call. Classifies unknown fds once. No lock, no malloc unless a
+ * new connection is being recognised. */
+hs_track *hs_out_begin(int fd, const struct iovec *iov, int iovcnt) HS_HIDDEN;
+/* Feeds bytes the application read from fd to its connection. */
+void hs_in_feed(int fd, const struct iovec *iov, int iovcnt, size_t n) HS_HIDDEN;
+/* Copies fd old's verdict to fd new (dup family). */
+void hs_fd_dup(int oldfd, int newfd) HS_HIDDEN;
+/* close_range/closefrom over the table. */
+void hs_fd_closing_range(unsigned first, unsigned last) HS_HIDDEN;
+/* The application is about to close or replace fd: log fd and table. */
+void hs_before_close(int fd) HS_HIDDEN;
+/* Flushes what a connection owes (shutdown): trylock, bounded wait. */
+void hs_fd_flush(int fd) HS_HIDDEN;
+void hs_log_atfork_child(void) HS_HIDDEN;
+
+/* Exported names glibc's headers do not declare. */
+ssize_t __write(int fd, const void *buf, size_t n);
+ssize_t __send(int fd, const void *buf, size_t n, int flags);
+ssize_t __read_chk(int fd, void *buf, size_t n, size_t buflen);
+ssize_t __recv_chk(int fd, void *buf, size_t n, size_t buflen, int flags);
+ssize_t __recvfrom_chk(int fd, void *buf, size_t n, size_t buflen, int flags,
+                       struct sockaddr *addr, socklen_t *alen);
+extern const char headershim_instance[];
+
+/* ---- re-entrancy ------------------------------------------------------- */
+
+/* Non-zero while this thread is inside the shim's own work: a wrapper
+ * reached again (signal handler, our own I/O) just forwards. */
+extern __thread int hs_in_shim HS_HIDDEN;
+
+#define HS_FLUSH_TIMEOUT_MS 2000
+
+#endif /* HS_SHELL_H */
