@@ -20,21 +20,13 @@
  * The kernel is a table of function pointers: the shell passes the real
  * system calls, the tests a script.
  */
-#include "conn_internal.h"
+#include "iomap_internal.h"
 
 #include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
-#include <fcntl.h> /* SPLICE_F_NONBLOCK */
 #include <sys/socket.h>
-
-/* The application's bytes of one call. */
-typedef struct hs_appv {
-    const struct iovec *iov;
-    int iovcnt;
-    size_t total;
-} hs_appv;
 
 /* The vector of one real call, in the connection's reusable scratch. */
 typedef struct hs_outv {
@@ -65,7 +57,7 @@ typedef struct hs_step {
 
 /* ---- application bytes ---- */
 
-static size_t iov_total(const struct iovec *iov, int iovcnt)
+size_t hs_iov_total(const struct iovec *iov, int iovcnt)
 {
     size_t t = 0;
     for (int i = 0; i < iovcnt; i++)
@@ -73,37 +65,19 @@ static size_t iov_total(const struct iovec *iov, int iovcnt)
     return t;
 }
 
-/* Calls fn on each contiguous piece of app[off, off+n). */
-#define APP_FOREACH(a, off, n, P, L, BODY)                                    \
-    do {                                                                      \
-        size_t skip_ = (off), left_ = (n);                                    \
-        for (int i_ = 0; i_ < (a)->iovcnt && left_ > 0; i_++) {              \
-            size_t len_ = (a)->iov[i_].iov_len;                               \
-            if (skip_ >= len_) {                                              \
-                skip_ -= len_;                                                \
-                continue;                                                     \
-            }                                                                 \
-            const char *P = (const char *)(a)->iov[i_].iov_base + skip_;      \
-            size_t L = len_ - skip_ < left_ ? len_ - skip_ : left_;           \
-            skip_ = 0;                                                        \
-            left_ -= L;                                                       \
-            BODY                                                              \
-        }                                                                     \
-    } while (0)
-
-static char app_byte(const hs_appv *a, size_t off)
+char hs_app_byte(const hs_appv *a, size_t off)
 {
     char b = 0;
-    APP_FOREACH(a, off, 1, p, l, { (void)l; b = *p; });
+    HS_APP_FOREACH(a, off, 1, p, l, { (void)l; b = *p; });
     return b;
 }
 
 /* The contiguous run that starts at off (to the end of its iovec). */
-static const char *app_run(const hs_appv *a, size_t off, size_t *len)
+const char *hs_app_run(const hs_appv *a, size_t off, size_t *len)
 {
     const char *run = NULL;
     *len = 0;
-    APP_FOREACH(a, off, a->total - off, p, l, {
+    HS_APP_FOREACH(a, off, a->total - off, p, l, {
         run = p;
         *len = l;
         break;
@@ -111,10 +85,10 @@ static const char *app_run(const hs_appv *a, size_t off, size_t *len)
     return run;
 }
 
-static size_t app_copy(const hs_appv *a, size_t off, size_t n, char *dst)
+size_t hs_app_copy(const hs_appv *a, size_t off, size_t n, char *dst)
 {
     size_t done = 0;
-    APP_FOREACH(a, off, n, p, l, {
+    HS_APP_FOREACH(a, off, n, p, l, {
         memcpy(dst + done, p, l);
         done += l;
     });
@@ -144,7 +118,7 @@ static void outv_add(hs_outv *o, const void *p, size_t len)
 
 static void outv_add_app(hs_outv *o, const hs_appv *a, size_t off, size_t n)
 {
-    APP_FOREACH(a, off, n, p, l, { outv_add(o, p, l); });
+    HS_APP_FOREACH(a, off, n, p, l, { outv_add(o, p, l); });
 }
 
 /* Makes the real calls for one step: several where the vector is longer
@@ -157,7 +131,7 @@ static ssize_t send_all(const hs_kernel *k, const struct iovec *iov, size_t n,
     size_t took = 0;
     while (n > 0) {
         size_t cnt = n < max ? n : max;
-        size_t want = iov_total(iov, (int)cnt);
+        size_t want = hs_iov_total(iov, (int)cnt);
         ssize_t r = k->sendv(k->ctx, iov, (int)cnt, flags);
         if (r < 0)
             return took ? (ssize_t)took : r;
@@ -175,7 +149,7 @@ static ssize_t send_all(const hs_kernel *k, const struct iovec *iov, size_t n,
 /* Advances fr over app[off, off+n) as body bytes; returns how many belong
  * to the body (fewer than n when it ends inside). *bad on invalid chunked
  * framing. */
-static size_t frame_advance(hs_frame *fr, const hs_appv *a, size_t off,
+size_t hs_frame_advance(hs_frame *fr, const hs_appv *a, size_t off,
                             size_t n, bool *bad)
 {
     switch (fr->ostate) {
@@ -192,7 +166,7 @@ static size_t frame_advance(hs_frame *fr, const hs_appv *a, size_t off,
     }
     case HS_OUT_BODY_CHUNKED: {
         size_t used = 0;
-        APP_FOREACH(a, off, n, p, l, {
+        HS_APP_FOREACH(a, off, n, p, l, {
             size_t u = hs_chunked_feed(&fr->chunked, p, l);
             used += u;
             if (fr->chunked.error) {
@@ -212,7 +186,7 @@ static size_t frame_advance(hs_frame *fr, const hs_appv *a, size_t off,
 
 /* ---- planning ---- */
 
-static bool first_bytes_could_be_status(hs_conn *c, const hs_appv *a,
+bool hs_first_bytes_could_be_status(hs_conn *c, const hs_appv *a,
                                         size_t pos)
 {
     char head[9];
@@ -221,11 +195,47 @@ static bool first_bytes_could_be_status(hs_conn *c, const hs_appv *a,
     size_t more = a->total - pos;
     if (more > sizeof head - n)
         more = sizeof head - n;
-    n += app_copy(a, pos, more, head + n);
+    n += hs_app_copy(a, pos, more, head + n);
     return hs_could_be_status_line(head, n);
 }
 
 typedef enum { PLAN_OK, PLAN_AGAIN } hs_plan_result;
+
+hs_gather hs_gather_block(hs_conn *c, const hs_appv *a, size_t pos,
+                          size_t *end, size_t *old)
+{
+    /* Take at most one byte past the cap, to tell a block of exactly the
+     * cap (still rewritten, rule 3) from one over it. */
+    size_t rest = a->total - pos;
+    size_t room = c->max_header >= c->held.len ? c->max_header - c->held.len
+                                               : 0;
+    size_t take = rest < room + 1 ? rest : room + 1;
+    bool ok = true;
+    *old = c->held.len;
+    HS_APP_FOREACH(a, pos, take, p, l, {
+        if (ok && !hs_conn_hold(c, p, l))
+            ok = false;
+    });
+    if (!ok) {
+        hs_conn_unhold(c, *old);
+        hs_conn_desync(c, HS_EVENT_DESYNC, "held-bytes bound or out of memory");
+        return HS_GATHER_DESYNC;
+    }
+    size_t from = c->held_scanned > 3 ? c->held_scanned - 3 : 0;
+    *end = hs_block_end(c->held.p, c->held.len, from);
+    if (*end && *end <= c->max_header) {
+        hs_conn_unhold(c, *end);
+        return HS_GATHER_DONE;
+    }
+    if (c->held.len > c->max_header) {
+        hs_conn_unhold(c, *old);
+        hs_conn_desync(c, HS_EVENT_OVERSIZE,
+                       "header block over HEADERSHIM_MAX_HEADER");
+        return HS_GATHER_DESYNC;
+    }
+    c->held_scanned = c->held.len;
+    return HS_GATHER_HELD;
+}
 
 /* Plans the block part of a step at pos (state HS_OUT_HEADER). Returns
  * PLAN_AGAIN after a state change that needs the step planned anew. */
@@ -233,7 +243,7 @@ static hs_plan_result plan_block(hs_conn *c, const hs_appv *a, size_t pos,
                                  hs_step *s, hs_outv *o)
 {
     size_t rest = a->total - pos;
-    if (!first_bytes_could_be_status(c, a, pos)) {
+    if (!hs_first_bytes_could_be_status(c, a, pos)) {
         if (c->responses == 0 && c->held.len == 0) {
             /* Not an HTTP/1 response stream (TLS, HTTP/2, a client):
              * pass through for good, silently. */
@@ -252,7 +262,7 @@ static hs_plan_result plan_block(hs_conn *c, const hs_appv *a, size_t pos,
     if (c->held.len == 0) {
         /* The common case: the whole block inside one iovec. */
         size_t run_len;
-        const char *run = app_run(a, pos, &run_len);
+        const char *run = hs_app_run(a, pos, &run_len);
         end = hs_block_end(run, run_len, 0);
         if (end && end <= c->max_header) {
             block = run;
@@ -261,36 +271,16 @@ static hs_plan_result plan_block(hs_conn *c, const hs_appv *a, size_t pos,
         }
     }
     if (!block) {
-        /* Assemble it in the held buffer, piece by piece, within the cap
-         * (rule 3: a block of exactly the cap is still rewritten). */
-        size_t room = c->max_header >= c->held.len
-                          ? c->max_header - c->held.len : 0;
-        size_t take = rest < room + 1 ? rest : room + 1;
-        size_t old = c->held.len;
-        bool ok = true;
-        APP_FOREACH(a, pos, take, p, l, {
-            if (ok && !hs_conn_hold(c, p, l))
-                ok = false;
-        });
-        if (!ok) {
-            hs_conn_unhold(c, old);
-            hs_conn_desync(c, HS_EVENT_DESYNC, "held-bytes bound or out of memory");
+        size_t old;
+        switch (hs_gather_block(c, a, pos, &end, &old)) {
+        case HS_GATHER_DESYNC:
             return PLAN_AGAIN;
-        }
-        size_t from = c->held_scanned > 3 ? c->held_scanned - 3 : 0;
-        end = hs_block_end(c->held.p, c->held.len, from);
-        if (!end || end > c->max_header) {
-            if (c->held.len > c->max_header) {
-                hs_conn_unhold(c, old);
-                hs_conn_desync(c, HS_EVENT_OVERSIZE,
-                               "header block over HEADERSHIM_MAX_HEADER");
-                return PLAN_AGAIN;
-            }
-            /* Incomplete: held and acknowledged (rule 3). */
-            s->hold = rest;
+        case HS_GATHER_HELD:
+            s->hold = rest;   /* held and acknowledged (rule 3) */
             return PLAN_OK;
+        case HS_GATHER_DONE:
+            break;
         }
-        hs_conn_unhold(c, end);
         s->gathered = true;
         block = c->held.p;
         block_len = end;
@@ -353,7 +343,7 @@ again:
     s->span_pos = pos;
     if (pos < a->total && s->fr_end.ostate != HS_OUT_HEADER) {
         bool bad = false;
-        s->span = frame_advance(&s->fr_end, a, pos, a->total - pos, &bad);
+        s->span = hs_frame_advance(&s->fr_end, a, pos, a->total - pos, &bad);
         if (bad) {
             /* RFC 9112 7.1 broken: where the body ends is unknown. */
             hs_conn_unhold(c, s->held_before);
@@ -386,7 +376,7 @@ static bool owe_block_rest(hs_conn *c, const hs_appv *a, const hs_step *s,
     if (s->gathered) {
         memcpy(c->pend.p, c->held.p + sent, n);
     } else {
-        app_copy(a, s->block_pos + sent, n, c->pend.p);
+        hs_app_copy(a, s->block_pos + sent, n, c->pend.p);
     }
     c->pend.len = n;
     return true;
@@ -433,7 +423,7 @@ static size_t commit(hs_conn *c, const hs_appv *a, const hs_step *s,
         if (partial) {
             /* Rule 4: all of the block's bytes of this call but the last. */
             c->gate = true;
-            c->gate_byte = app_byte(a, s->block_pos + s->block_app - 1);
+            c->gate_byte = hs_app_byte(a, s->block_pos + s->block_app - 1);
             return acked + s->block_app - 1;
         }
         acked += s->block_app;
@@ -447,7 +437,7 @@ static size_t commit(hs_conn *c, const hs_appv *a, const hs_step *s,
             } else {
                 bool bad = false;
                 c->fr = s->fr_span;
-                frame_advance(&c->fr, a, s->span_pos, n, &bad);
+                hs_frame_advance(&c->fr, a, s->span_pos, n, &bad);
             }
         }
         acked += n;
@@ -460,7 +450,7 @@ static size_t commit(hs_conn *c, const hs_appv *a, const hs_step *s,
 
 /* ---- the entry points ---- */
 
-static bool kernel_blocking(const hs_kernel *k, int flags)
+bool hs_kernel_blocking(const hs_kernel *k, int flags)
 {
     return k->is_blocking && k->is_blocking(k->ctx, flags);
 }
@@ -468,12 +458,12 @@ static bool kernel_blocking(const hs_kernel *k, int flags)
 ssize_t hs_io_writev(hs_conn *c, const hs_kernel *k, const struct iovec *iov,
                      int iovcnt, int flags)
 {
-    hs_appv a = {iov, iovcnt, iov_total(iov, iovcnt)};
+    hs_appv a = {iov, iovcnt, hs_iov_total(iov, iovcnt)};
     if (a.total == 0 || (c->fr.ostate == HS_OUT_PASSTHROUGH &&
                          !hs_conn_owes_bytes(c) && !c->gate))
         return k->sendv(k->ctx, iov, iovcnt, flags);
 
-    if (c->gate && app_byte(&a, 0) != c->gate_byte) {
+    if (c->gate && hs_app_byte(&a, 0) != c->gate_byte) {
         /* Rule 4: a resubmission that differs from what was acknowledged.
          * The owed bytes still go first, then everything passes. */
         hs_conn_desync(c, HS_EVENT_DESYNC,
@@ -511,279 +501,9 @@ ssize_t hs_io_writev(hs_conn *c, const hs_kernel *k, const struct iovec *iov,
         /* The kernel was short. Inside owed or rewritten bytes a blocking
          * socket keeps going, as write itself would (rule 5). */
         bool in_block = c->gate || c->pend_off < c->pend.len;
-        if (in_block && kk > 0 && kernel_blocking(k, flags))
+        if (in_block && kk > 0 && hs_kernel_blocking(k, flags))
             continue;
         return acked ? (ssize_t)acked : -EAGAIN;
     }
 }
 
-/* Sends what is owed before a blind body call; 0 when nothing is owed any
- * more, else -errno (-EAGAIN when the kernel took only part). */
-static ssize_t send_owed(hs_conn *c, const hs_kernel *k, int flags)
-{
-    for (;;) {
-        size_t owed = c->pend.len - c->pend_off;
-        if (owed == 0)
-            return 0;
-        struct iovec v = {c->pend.p + c->pend_off, owed};
-        ssize_t r = k->sendv(k->ctx, &v, 1, flags);
-        if (r < 0)
-            return r;
-        c->pend_off += (size_t)r;
-        if ((size_t)r < owed && !(r > 0 && kernel_blocking(k, flags)))
-            return c->pend_off == c->pend.len ? 0 : -EAGAIN;
-    }
-}
-
-/* Body bytes ahead that need no looking at. */
-static uint64_t blind_bytes(const hs_conn *c)
-{
-    switch (c->fr.ostate) {
-    case HS_OUT_PASSTHROUGH:
-        return UINT64_MAX;
-    case HS_OUT_BODY_LENGTH:
-        return c->fr.body_left;
-    case HS_OUT_BODY_CHUNKED:
-        return hs_chunked_data_left(&c->fr.chunked);
-    case HS_OUT_HEADER:
-        break;
-    }
-    return 0;
-}
-
-static void blind_advance(hs_conn *c, size_t n)
-{
-    switch (c->fr.ostate) {
-    case HS_OUT_BODY_LENGTH:
-        c->fr.body_left -= n;
-        if (c->fr.body_left == 0)
-            hs_frame_end_body(&c->fr);
-        break;
-    case HS_OUT_BODY_CHUNKED:
-        hs_chunked_skip_data(&c->fr.chunked, n);
-        break;
-    default:
-        break;
-    }
-}
-
-/* Header or chunk-framing bytes inside a file (a pre-rendered response):
- * read them and treat them as a write, moving the offset by what the
- * write reports (interposition.md, sendfile). */
-static ssize_t file_as_write(hs_conn *c, const hs_kernel *k, int in_fd,
-                             off_t *offset, size_t count)
-{
-    off_t at = offset ? *offset : k->file_tell ? k->file_tell(k->ctx, in_fd) : -1;
-    if (at < 0 || !k->pread || (!offset && !k->file_seek))
-        return -ENOSYS;
-    char buf[16384];
-    size_t want = count < sizeof buf ? count : sizeof buf;
-    ssize_t got = k->pread(k->ctx, in_fd, buf, want, at);
-    if (got <= 0)
-        return got;
-    struct iovec v = {buf, (size_t)got};
-    ssize_t w = hs_io_writev(c, k, &v, 1, 0);
-    if (w <= 0)
-        return w;
-    if (offset)
-        *offset += w;
-    else
-        k->file_seek(k->ctx, in_fd, at + w);
-    return w;
-}
-
-typedef ssize_t (*hs_blind_fn)(const hs_kernel *k, int in_fd, void *off,
-                               size_t n, unsigned flags);
-
-static ssize_t blind_sendfile(const hs_kernel *k, int in_fd, void *off,
-                              size_t n, unsigned flags)
-{
-    (void)flags;
-    return k->sendfile(k->ctx, in_fd, off, n);
-}
-
-static ssize_t blind_splice(const hs_kernel *k, int in_fd, void *off,
-                            size_t n, unsigned flags)
-{
-    return k->splice(k->ctx, in_fd, off, n, flags);
-}
-
-/* sendfile and splice: body bytes by count, never read (rule 8). */
-static ssize_t io_blind(hs_conn *c, const hs_kernel *k, int in_fd, void *off,
-                        size_t count, unsigned flags, hs_blind_fn fn,
-                        bool from_file)
-{
-    if (count == 0 || hs_conn_is_passthrough(c))
-        return fn(k, in_fd, off, count, flags);
-    if (c->gate) {
-        /* Rule 4 expects the block's last byte again; a body instead
-         * means the application saw things differently. */
-        hs_conn_desync(c, HS_EVENT_DESYNC,
-                       "body sent where the block's last byte was due");
-    }
-    if (c->held.len && c->fr.ostate != HS_OUT_HEADER)
-        hs_conn_release_held(c);
-    size_t acked = 0;
-    while (acked < count) {
-        int sflags = (flags & SPLICE_F_NONBLOCK) ? MSG_DONTWAIT : 0;
-        ssize_t r = send_owed(c, k, sflags);
-        if (r < 0)
-            return acked ? (ssize_t)acked : r;
-        uint64_t blind = blind_bytes(c);
-        if (blind == 0) {
-            ssize_t w = from_file ? file_as_write(c, k, in_fd, off, count - acked)
-                                  : -ENOSYS;
-            if (w == -ENOSYS) {
-                /* Cannot look at the bytes (a pipe, or no file offset):
-                 * they go out unchanged and HTTP parsing ends here. */
-                hs_conn_desync(c, HS_EVENT_DESYNC,
-                               "header bytes sent from a file or pipe");
-                continue;
-            }
-            if (w <= 0)
-                return acked ? (ssize_t)acked : w;
-            acked += (size_t)w;
-            continue;
-        }
-        size_t n = count - acked;
-        if (blind < n)
-            n = (size_t)blind;
-        ssize_t got = fn(k, in_fd, off, n, flags);
-        if (got <= 0)
-            return acked ? (ssize_t)acked : got;
-        blind_advance(c, (size_t)got);
-        acked += (size_t)got;
-        if ((size_t)got < n)
-            break;
-    }
-    return (ssize_t)acked;
-}
-
-ssize_t hs_io_sendfile(hs_conn *c, const hs_kernel *k, int in_fd,
-                       off_t *offset, size_t count)
-{
-    return io_blind(c, k, in_fd, offset, count, 0, blind_sendfile, true);
-}
-
-ssize_t hs_io_splice(hs_conn *c, const hs_kernel *k, int in_fd,
-                     loff_t *off_in, size_t len, unsigned flags)
-{
-    return io_blind(c, k, in_fd, off_in, len, flags, blind_splice, false);
-}
-
-/* ---- report mode (rule 11): read a copy, change nothing ---- */
-
-void hs_io_observe(hs_conn *c, const struct iovec *iov, int iovcnt,
-                   size_t accepted)
-{
-    hs_appv a = {iov, iovcnt, iov_total(iov, iovcnt)};
-    if (accepted < a.total)
-        a.total = accepted;
-    size_t pos = 0;
-    hs_decision d;
-    while (pos < a.total && c->fr.ostate != HS_OUT_PASSTHROUGH) {
-        if (c->fr.ostate != HS_OUT_HEADER) {
-            bool bad = false;
-            pos += frame_advance(&c->fr, &a, pos, a.total - pos, &bad);
-            if (bad)
-                hs_conn_desync(c, HS_EVENT_DESYNC, "invalid chunked framing");
-            continue;
-        }
-        if (!first_bytes_could_be_status(c, &a, pos)) {
-            if (c->responses == 0 && c->held.len == 0)
-                c->fr.ostate = HS_OUT_PASSTHROUGH;
-            else
-                hs_conn_desync(c, HS_EVENT_DESYNC,
-                               "no status line where a response should start");
-            return;
-        }
-        size_t old = c->held.len, rest = a.total - pos;
-        size_t room = c->max_header >= old ? c->max_header - old : 0;
-        size_t take = rest < room + 1 ? rest : room + 1;
-        bool ok = true;
-        APP_FOREACH(&a, pos, take, p, l, {
-            if (ok && !hs_conn_hold(c, p, l))
-                ok = false;
-        });
-        if (!ok) {
-            hs_conn_desync(c, HS_EVENT_DESYNC, "held-bytes bound or out of memory");
-            return;
-        }
-        size_t from = c->held_scanned > 3 ? c->held_scanned - 3 : 0;
-        size_t end = hs_block_end(c->held.p, c->held.len, from);
-        if (!end || end > c->max_header) {
-            if (c->held.len > c->max_header)
-                hs_conn_desync(c, HS_EVENT_OVERSIZE,
-                               "header block over HEADERSHIM_MAX_HEADER");
-            else
-                c->held_scanned = c->held.len;
-            return;
-        }
-        hs_conn_unhold(c, end);
-        hs_conn_decide(c, c->held.p, end, &d);
-        if (d.verdict != HS_VERDICT_OK) {
-            if (d.verdict == HS_VERDICT_NOT_HTTP)
-                c->fr.ostate = HS_OUT_PASSTHROUGH;
-            else
-                hs_conn_desync(c, HS_EVENT_DESYNC, d.why);
-            return;
-        }
-        hs_frame_start(&c->fr, &d.framing);
-        hs_conn_commit_block(c, &d, true);
-        hs_conn_unhold(c, 0);
-        c->held_scanned = 0;
-        pos += end - old;
-    }
-}
-
-void hs_io_observe_blind(hs_conn *c, size_t accepted)
-{
-    while (accepted > 0 && c->fr.ostate != HS_OUT_PASSTHROUGH) {
-        uint64_t blind = blind_bytes(c);
-        if (blind == 0) {
-            hs_conn_desync(c, HS_EVENT_DESYNC,
-                           "header bytes sent from a file or pipe");
-            return;
-        }
-        size_t n = blind < accepted ? (size_t)blind : accepted;
-        blind_advance(c, n);
-        accepted -= n;
-    }
-}
-
-int hs_io_flush(hs_conn *c, const hs_kernel *k, int timeout_ms)
-{
-    if (!hs_conn_owes_bytes(c))
-        return 0;
-    /* Held bytes of an unfinished block go out unchanged: the application
-     * is done with the connection (close, exec, exit) or hands it over. */
-    if (c->held.len)
-        hs_conn_release_held(c);
-    c->gate = false;
-    int budget = timeout_ms;
-    while (c->pend_off < c->pend.len) {
-        struct iovec v = {c->pend.p + c->pend_off, c->pend.len - c->pend_off};
-        ssize_t r = k->sendv(k->ctx, &v, 1, MSG_NOSIGNAL | MSG_DONTWAIT);
-        if (r > 0) {
-            c->pend_off += (size_t)r;
-            continue;
-        }
-        if (r == -EINTR)
-            continue;
-        if (r != -EAGAIN || budget <= 0 || !k->wait_writable) {
-            c->fr.ostate = HS_OUT_PASSTHROUGH;
-            c->pend.len = c->pend_off = 0;
-            return r < 0 ? (int)r : -EAGAIN;
-        }
-        int slice = budget < 50 ? budget : 50;
-        int w = k->wait_writable(k->ctx, slice);
-        budget -= slice;
-        if (w < 0) {
-            c->fr.ostate = HS_OUT_PASSTHROUGH;
-            c->pend.len = c->pend_off = 0;
-            return w;
-        }
-    }
-    c->pend.len = c->pend_off = 0;
-    return 0;
-}
