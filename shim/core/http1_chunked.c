@@ -78,8 +78,9 @@ size_t hs_chunked_feed(hs_chunked *c, const char *buf, size_t n)
         }
         unsigned char ch = (unsigned char)buf[i];
         int st = c->state;
+        /* line_len counts a line's bytes before its CR or LF. */
         if ((st == ST_SIZE || st == ST_EXT || st == ST_TRAILER) &&
-            ++c->line_len > CHUNK_LINE_MAX)
+            ch != '\r' && ch != '\n' && ++c->line_len > CHUNK_LINE_MAX)
             goto fail;
         switch (st) {
         case ST_SIZE_FIRST: {
@@ -133,12 +134,11 @@ size_t hs_chunked_feed(hs_chunked *c, const char *buf, size_t n)
             c->line_len = 0;
             break;
         case ST_TRAILER:
-            /* line_len counts this byte already: 1 means the line is
-             * empty so far, and an empty line ends the trailers. */
+            /* An empty line ends the trailers. */
             if (ch == '\r') {
                 c->state = ST_TRAILER_LF;
             } else if (ch == '\n') {
-                if (c->line_len == 1) {
+                if (c->line_len == 0) {
                     c->state = ST_DONE;
                     c->done = true;
                     return i + 1;
@@ -151,7 +151,7 @@ size_t hs_chunked_feed(hs_chunked *c, const char *buf, size_t n)
         case ST_TRAILER_LF:
             if (ch != '\n')
                 goto fail;
-            if (c->line_len == 1) {
+            if (c->line_len == 0) {
                 c->state = ST_DONE;
                 c->done = true;
                 return i + 1;
