@@ -1,0 +1,63 @@
+/*
+ * rewrite_internal.h - the working state of one rewrite, shared by
+ * rewrite.c (the engine) and rewrite_values.c (the value-changing
+ * directives: append, merge, edit, cookie).
+ */
+#ifndef HS_REWRITE_INTERNAL_H
+#define HS_REWRITE_INTERNAL_H
+
+#include "policy_rules.h"
+
+enum { HS_L_KEEP, HS_L_REWRITE, HS_L_GONE };
+
+/* One header line as the directives so far left it. */
+typedef struct hs_wline {
+    const char *name;           /* spelling written for HS_L_REWRITE */
+    const char *value;
+    const char *full;           /* "Name: value\r\n" from the policy, or NULL */
+    const char *full_ro;        /* its report-only form, or NULL */
+    const char *name_ro;        /* report-only spelling of a CSP name the
+                                   policy wrote, or NULL */
+    uint32_t name_len, value_len, full_len, full_ro_len;
+    int id;                     /* interned name id, -1 if none */
+    int oid;                    /* the id the application's line had */
+    int orig;                   /* index in the block's fields, -1: added */
+    uint8_t state;
+} hs_wline;
+
+/* Values built during a rewrite: a first chunk on the stack, then heap
+ * chunks that never move (lines keep pointers into them). */
+typedef struct hs_chunk {
+    struct hs_chunk *next;
+    char data[];
+} hs_chunk;
+
+typedef struct hs_arena {
+    char *cur;
+    size_t left;
+    hs_chunk *chunks;
+    char first[1024];
+} hs_arena;
+
+typedef struct hs_rw {
+    const hs_policy *pol;
+    const hs_block *b;
+    const hs_request *req;
+    hs_wline *w;
+    size_t nw;
+    uint16_t *count;            /* live lines per name id */
+    hs_arena arena;
+    size_t max_value;           /* a value longer than this is too large */
+    bool dirty;
+    bool too_large;
+    bool oom;
+} hs_rw;
+
+char *hs_rw_alloc(hs_rw *rw, size_t n);
+
+/* rewrite_values.c */
+void hs_rw_append(hs_rw *rw, const hs_op *op, bool merge, size_t first);
+void hs_rw_edit(hs_rw *rw, const hs_op *op, bool all);
+void hs_rw_cookie(hs_rw *rw, const hs_op *op);
+
+#endif /* HS_REWRITE_INTERNAL_H */
