@@ -218,7 +218,7 @@ static const struct {
      DATA "bad-directive.policy:4:1: unknown directive 'sett' (did you mean "
           "'set'?)\n"},
     {DATA "bad-framing.policy",
-     DATA "bad-framing.policy:2:5: 'set Content-Length' is refused: it would "
+     DATA "bad-framing.policy:2:9: 'set Content-Length' is refused: it would "
           "change the message framing\n"},
     {DATA "bad-quote.policy", NULL /* expected/bad-quote.stderr */},
     {DATA "bad-include.policy", NULL /* expected/bad-include.stderr */},
@@ -322,13 +322,13 @@ START_TEST(apply_api_on_nginx_json)
     assert_line(b, "Cache-Control: no-store", true);
     assert_line(b, "Referrer-Policy: no-referrer", true);
     assert_line(b, "Cross-Origin-Resource-Policy: same-origin", true);
-    assert_line(b, "Content-Length: 45", true);
+    assert_line(b, "Content-Length: 44", true);
     assert_line(b, "Connection: keep-alive", true);
     ck_assert_ptr_null(strstr(b, "Strict-Transport-Security"));
     ck_assert_ptr_null(strstr(b, "Permissions-Policy"));
     free(b);
     /* The body follows unchanged. */
-    ck_assert_str_eq(r.out + r.out_len - 45,
+    ck_assert_str_eq(r.out + r.out_len - 44,
                      "{\"users\":[{\"id\":1,\"name\":\"Ada\"}],\"total\":1}\n");
     run_free(&r);
 
@@ -437,7 +437,7 @@ START_TEST(apply_pipelined_connection)
     assert_line(b, "Content-Security-Policy: default-src 'self'", true);
     assert_line(b, "X-Frame-Options: SAMEORIGIN", true);
     free(b);
-    ck_assert_str_eq(r.out + r.out_len - 56, "<!doctype html><title>About"
+    ck_assert_str_eq(r.out + r.out_len - 58, "<!doctype html><title>About"
                      "</title><p>HTTP/1.1 200 OK</p>\n");
     run_free(&r);
 }
