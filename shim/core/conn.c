@@ -160,7 +160,8 @@ void hs_conn_desync(hs_conn *c, hs_event_kind kind, const char *why)
 {
     c->fr.ostate = HS_OUT_PASSTHROUGH;
     c->istate = HS_IN_OFF;
-    c->gate = false;
+    /* c->gate stays: the application still owes us the block's last byte,
+     * which must not reach the wire a second time. */
     c->desyncs++;
     hs_conn_release_held(c);
     if (!c->cfg->on_event)

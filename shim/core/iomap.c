@@ -466,6 +466,7 @@ ssize_t hs_io_writev(hs_conn *c, const hs_kernel *k, const struct iovec *iov,
     if (c->gate && hs_app_byte(&a, 0) != c->gate_byte) {
         /* Rule 4: a resubmission that differs from what was acknowledged.
          * The owed bytes still go first, then everything passes. */
+        c->gate = false;
         hs_conn_desync(c, HS_EVENT_DESYNC,
                        "resubmitted bytes differ from the acknowledged block");
     }

@@ -111,6 +111,7 @@ static ssize_t io_blind(hs_conn *c, const hs_kernel *k, int in_fd, void *off,
     if (c->gate) {
         /* Rule 4 expects the block's last byte again; a body instead
          * means the application saw things differently. */
+        c->gate = false;
         hs_conn_desync(c, HS_EVENT_DESYNC,
                        "body sent where the block's last byte was due");
     }
