@@ -378,3 +378,104 @@ bool it_same(const char *got, size_t got_n, const char *want, size_t want_n,
              want + from);
     return false;
 }
+
+/* ---- table-driven cases -------------------------------------------------- */
+
+static bool contains(const char *hay, size_t n, const char *needle, size_t m)
+{
+    if (m == 0)
+        return true;
+    for (size_t i = 0; i + m <= n; i++)
+        if (memcmp(hay + i, needle, m) == 0)
+            return true;
+    return false;
+}
+
+bool it_run_case(const it_case *c, char *why, size_t why_cap)
+{
+    const char *env[IT_MAX_ENV + 4];
+    static char policy_env[4200];
+    size_t ne = 0;
+    bool has_policy = false;
+    for (size_t i = 0; i < IT_MAX_ENV && c->env[i]; i++)
+        if (!strncmp(c->env[i], "HEADERSHIM_POLICY=", 18))
+            has_policy = true;
+    if (!has_policy) {
+        snprintf(policy_env, sizeof policy_env, "HEADERSHIM_POLICY=%s",
+                 it_policy("test.policy"));
+        env[ne++] = policy_env;
+    }
+    if (c->report)
+        env[ne++] = "HEADERSHIM_MODE=report";
+    for (size_t i = 0; i < IT_MAX_ENV && c->env[i]; i++)
+        env[ne++] = c->env[i];
+    env[ne] = NULL;
+
+    size_t req_n = 0, resp_n = 0, want_n = 0, got_n = 0;
+    char *req = it_data(c->req ? c->req : "", &req_n);
+    char *resp = it_data(c->resp, &resp_n);
+    char *want;
+    if (c->report || c->unchanged) {
+        want = malloc(resp_n + 1);
+        memcpy(want, resp, resp_n);
+        want_n = resp_n;
+    } else {
+        const char *spec = has_policy ? NULL : it_policy("test.policy");
+        for (size_t i = 0; !spec && i < IT_MAX_ENV && c->env[i]; i++)
+            if (!strncmp(c->env[i], "HEADERSHIM_POLICY=", 18))
+                spec = c->env[i] + 18;
+        want = it_expected(spec, req, req_n, resp, resp_n, false, &want_n);
+        if (!want) {
+            snprintf(why, why_cap, "%s: the core could not compute the expected bytes", c->name);
+            return false;
+        }
+        if (want_n == resp_n && memcmp(want, resp, resp_n) == 0) {
+            snprintf(why, why_cap, "%s: the policy changes nothing here: the case cannot fail", c->name);
+            return false;
+        }
+    }
+    /* "read FUNC *" reads the whole request. */
+    const char *script[IT_MAX_SCRIPT + 1];
+    static char lines[IT_MAX_SCRIPT][64];
+    size_t ns = 0;
+    for (; ns < IT_MAX_SCRIPT && c->script[ns]; ns++) {
+        const char *l = c->script[ns];
+        size_t ll = strlen(l);
+        if (!strncmp(l, "read ", 5) && ll > 2 && !strcmp(l + ll - 2, " *") && ll < 40) {
+            snprintf(lines[ns], sizeof lines[ns], "%.*s %zu", (int)(ll - 2), l, req_n);
+            script[ns] = lines[ns];
+        } else {
+            script[ns] = l;
+        }
+    }
+    script[ns] = NULL;
+    char *got = it_exchange(env, script, req, req_n, true, &got_n);
+    bool ok = it_same(got, got_n, want, want_n, why, why_cap);
+    if (!ok) {
+        size_t l = strlen(why);
+        snprintf(why + l, why_cap - l, " [%s]", c->name);
+    }
+    if (ok && c->must_contain) {
+        size_t m;
+        char *needle = it_data(c->must_contain, &m);
+        if (!contains(got, got_n, needle, m)) {
+            snprintf(why, why_cap, "%s: missing %s", c->name, c->must_contain);
+            ok = false;
+        }
+        free(needle);
+    }
+    if (ok && c->must_not_contain) {
+        size_t m;
+        char *needle = it_data(c->must_not_contain, &m);
+        if (contains(got, got_n, needle, m)) {
+            snprintf(why, why_cap, "%s: still has %s", c->name, c->must_not_contain);
+            ok = false;
+        }
+        free(needle);
+    }
+    free(req);
+    free(resp);
+    free(want);
+    free(got);
+    return ok;
+}

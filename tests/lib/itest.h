@@ -68,3 +68,27 @@ bool it_same(const char *got, size_t got_n, const char *want, size_t want_n,
              char *why, size_t why_cap);
 
 #endif
+
+/* ---- table-driven cases -------------------------------------------------- */
+
+#define IT_MAX_SCRIPT 64
+#define IT_MAX_ENV 12
+
+/* One exchange: the server runs `script` (a line "read FUNC *" reads the
+ * whole request), the client sends `req` (DATA
+ * notation) and half-closes, and must receive exactly the transform of
+ * `resp` (DATA notation: everything the script writes, in order). */
+typedef struct it_case {
+    const char *name;
+    const char *req;
+    const char *resp;
+    const char *script[IT_MAX_SCRIPT];
+    const char *env[IT_MAX_ENV];     /* added to the default policy env */
+    bool report;                     /* expect report mode: bytes unchanged */
+    bool unchanged;                  /* expect the bytes unchanged anyway */
+    const char *must_contain;        /* in the received bytes (DATA) */
+    const char *must_not_contain;
+} it_case;
+
+/* Runs a case; on failure writes a description to why and returns false. */
+bool it_run_case(const it_case *c, char *why, size_t why_cap);
