@@ -44,7 +44,13 @@ static bool could_be_request_line(const char *buf, size_t n)
         return true;
     static const char version[] = " HTTP/1.";
     size_t k = n - i < 8 ? n - i : 8;
-    return memcmp(buf + i, version, k) == 0;
+    if (memcmp(buf + i, version, k) != 0)
+        return false;
+    i += 8;
+    if (i < n && (unsigned)(buf[i] - '0') > 9)
+        return false;
+    /* after the digit only the CR of the line end may come */
+    return n <= i + 1 || (n == i + 2 && buf[i + 1] == '\r');
 }
 
 /* Content end of the line starting at p whose LF is at nl: before a CR

@@ -249,6 +249,31 @@ START_TEST(large_chunk_by_count)
 }
 END_TEST
 
+/* sendfile and splice bodies: data counted by hs_chunked_skip_data. */
+START_TEST(blind_data_skipping)
+{
+    hs_chunked c;
+    hs_chunked_init(&c);
+    ck_assert_uint_eq(hs_chunked_data_left(&c), 0);
+    ck_assert_uint_eq(hs_chunked_feed(&c, LIT("10\r\n")), 4);
+    ck_assert_uint_eq(hs_chunked_data_left(&c), 16);
+    hs_chunked_skip_data(&c, 10);
+    ck_assert_uint_eq(hs_chunked_data_left(&c), 6);
+    hs_chunked_skip_data(&c, 7); /* more than is left: ignored */
+    ck_assert_uint_eq(hs_chunked_data_left(&c), 6);
+    hs_chunked_skip_data(&c, 6);
+    ck_assert_uint_eq(hs_chunked_data_left(&c), 0);
+    /* the CRLF after the data is still required */
+    ck_assert_uint_eq(hs_chunked_feed(&c, LIT("\r\n0\r\n\r\nX")), 7);
+    ck_assert(c.done && !c.error);
+    hs_chunked_init(&c);
+    ck_assert_uint_eq(hs_chunked_feed(&c, LIT("3\r\n")), 3);
+    hs_chunked_skip_data(&c, 3);
+    ck_assert_uint_eq(hs_chunked_feed(&c, LIT("0\r\n")), 0);
+    ck_assert(c.error);
+}
+END_TEST
+
 /* ---- property: generated bodies, split anywhere, same outcome ---- */
 
 static unsigned long rng_state = 12345;
@@ -324,6 +349,7 @@ static Suite *suite(void)
     tcase_add_test(t, incomplete);
     tcase_add_test(t, feed_after_end);
     tcase_add_test(t, large_chunk_by_count);
+    tcase_add_test(t, blind_data_skipping);
     tcase_add_test(t, property_splits);
     suite_add_tcase(s, t);
     return s;
