@@ -148,7 +148,7 @@ bool it_start(it_server *s, const char *const *env, const char *const *args,
     if (!it_read_line(s, line, sizeof line))
         return false;
     s->port = atoi(line);
-    return s->port > 0;
+    return s->port > 0 || !strcmp(line, "0");
 }
 
 bool it_start_inetd(it_server *s, const char *const *env,

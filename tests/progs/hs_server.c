@@ -1,7 +1,7 @@
 /*
  * hs_server - a scriptable HTTP/1.x test server for the integration tests.
  *
- *   hs_server [--inetd] [--udp-to PORT] CMD...
+ *   hs_server [--inetd] [--udp-to PORT] [--unix PATH] CMD...
  *
  * Listens on 127.0.0.1 (an ephemeral port, printed as the first line of
  * standard output) and runs each CMD in order. The tests run it under
@@ -54,12 +54,14 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "../lib/script_data.h"
 
 static int lfd = -1, cur = -1, udp_port = 0;
+static const char *unix_path;
 static int ncmds;
 static char **cmds;
 
@@ -519,12 +521,23 @@ int main(int argc, char **argv)
             inetd = true;
         else if (!strcmp(argv[i], "--udp-to") && i + 1 < argc)
             udp_port = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--unix") && i + 1 < argc)
+            unix_path = argv[++i];
     }
     cmds = argv + i;
     ncmds = argc - i;
     signal(SIGPIPE, SIG_IGN);
     if (inetd) {
         cur = 1;                    /* the connection is 0, 1 and 2 */
+    } else if (unix_path) {
+        struct sockaddr_un su = {.sun_family = AF_UNIX};
+        snprintf(su.sun_path, sizeof su.sun_path, "%s", unix_path);
+        unlink(unix_path);
+        lfd = socket(AF_UNIX, SOCK_STREAM, 0);
+        if (lfd < 0 || bind(lfd, (struct sockaddr *)&su, sizeof su) != 0 ||
+            listen(lfd, 16) != 0)
+            die("listen unix");
+        say("0");
     } else {
         lfd = socket(AF_INET, SOCK_STREAM, 0);
         struct sockaddr_in sa = {.sin_family = AF_INET,
