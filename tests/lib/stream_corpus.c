@@ -464,6 +464,19 @@ static void sc_body_overrun(sc_stream *s)
     s->desync = true;
 }
 
+/* Chunked framing that breaks inside the body: the block before it was
+ * fine and is rewritten; from the bad size line on, bytes go verbatim. */
+static void sc_chunked_bad_size(sc_stream *s)
+{
+    sc_req(s, "GET", "/a", "example.com",
+           "GET /a HTTP/1.1" CRLF "Host: example.com" CRLF CRLF);
+    sc_resp(s, "HTTP/1.1 200 OK" CRLF "Server: s" CRLF
+               "Transfer-Encoding: chunked" CRLF CRLF);
+    sc_body(s, "3" CRLF "abc" CRLF "zz" CRLF "HTTP/1.1 200 OK" CRLF
+               "Server: s" CRLF CRLF);
+    s->desync = true;
+}
+
 static void sc_te_in_http10(sc_stream *s)
 {
     sc_req(s, "GET", "/a", "example.com",
@@ -571,6 +584,7 @@ static const sc_entry sc_entries[] = {
     {"ambiguous-second", sc_ambiguous_second},
     {"body-overrun", sc_body_overrun},
     {"te-in-http10", sc_te_in_http10},
+    {"chunked-bad-size", sc_chunked_bad_size},
     {"exact-cap", sc_exact_cap},
     {"oversize", sc_oversize},
     {"tls-records", sc_tls_records},

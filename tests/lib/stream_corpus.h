@@ -11,7 +11,7 @@
 
 #include "headershim.h"
 
-#define SC_MAX_BLOCKS 48
+#define SC_MAX_BLOCKS 80
 #define SC_MAX_REQS 80
 
 typedef struct sc_block {
