@@ -5,6 +5,7 @@
  * (servers-io.md section 6 item 14).
  */
 #include "headershim.h"
+#include "http1_util.h"
 
 #include <check.h>
 #include <stdio.h>
@@ -416,6 +417,49 @@ START_TEST(parse_prefixes_never_ok)
 }
 END_TEST
 
+/* The fast path and the careful parser agree on every vector above, and on
+ * every block where one byte of a valid one is replaced by a byte that
+ * matters to the rules. */
+static hs_block careful;
+
+static void same_as_careful(const char *s, size_t n)
+{
+    const char *w1 = NULL, *w2 = NULL;
+    hs_block_status a = hs_block_parse(s, n, &blk, &w1);
+    hs_block_status c = hs_http1_block_parse_careful(s, n, &careful, &w2);
+    ck_assert_int_eq(a, c);
+    ck_assert_ptr_eq(w1, w2);
+    if (a != HS_BLOCK_OK)
+        return;
+    ck_assert_uint_eq(blk.nfields, careful.nfields);
+    ck_assert_uint_eq(blk.status_line_len, careful.status_line_len);
+    ck_assert_int_eq(blk.crlf, careful.crlf);
+    ck_assert(memcmp(blk.fields, careful.fields,
+                     blk.nfields * sizeof blk.fields[0]) == 0);
+}
+
+START_TEST(fast_path_agrees)
+{
+    for (size_t i = 0; i < sizeof ambiguous / sizeof *ambiguous; i++)
+        same_as_careful(ambiguous[i].block, ambiguous[i].len);
+    static const char bytes[] = "\r\n\0 \t:(aZ-_";
+    char copy[sizeof typical];
+    size_t n = sizeof typical - 1;
+    int ok = 0;
+    for (size_t pos = 0; pos < n; pos++) {
+        for (size_t k = 0; k < sizeof bytes - 1; k++) {
+            memcpy(copy, typical, n);
+            copy[pos] = bytes[k];
+            same_as_careful(copy, n);
+            ok += hs_block_parse(copy, n, &blk, NULL) == HS_BLOCK_OK;
+        }
+    }
+    /* the mutations both keep and break blocks */
+    ck_assert_int_gt(ok, 100);
+    ck_assert_int_lt(ok, (int)(n * (sizeof bytes - 1)));
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("http1_response");
@@ -435,6 +479,7 @@ static Suite *suite(void)
     tcase_add_test(t, parse_field_limit);
     tcase_add_test(t, find_fields);
     tcase_add_test(t, parse_prefixes_never_ok);
+    tcase_add_test(t, fast_path_agrees);
     suite_add_tcase(s, t);
     return s;
 }

@@ -1,0 +1,33 @@
+#!/bin/sh
+# Runs libFuzzer harnesses, each for SECONDS on a scratch copy of its seed
+# corpus (tests/fuzz/corpus/NAME/ for build-fuzz/fuzz_NAME), so seeds stay
+# as committed. One line per fuzzer, then "N passed, N failed"; exits
+# non-zero when any fuzzer found a crash (the reproducer is kept under
+# build-fuzz/artifacts/NAME/).
+# Usage: tests/fuzz/run.sh SECONDS BIN...
+secs=${1:?usage: run.sh SECONDS BIN...}; shift
+root=$(cd "$(dirname "$0")/../.." && pwd)
+pass=0; fail=0
+for bin in "$@"; do
+    name=$(basename "$bin"); name=${name#fuzz_}
+    seeds=$root/tests/fuzz/corpus/$name
+    work=$root/tests/fuzz/corpus-work/$name
+    art=$root/build-fuzz/artifacts/$name
+    mkdir -p "$seeds" "$art"
+    rm -rf "$work"; mkdir -p "$work"
+    cp -R "$seeds"/. "$work"/ 2>/dev/null
+    log=$art/log.txt
+    "$bin" -max_total_time="$secs" -artifact_prefix="$art/" "$work" >"$log" 2>&1
+    rc=$?
+    runs=$(sed -n 's/^Done \([0-9]*\) runs.*/\1/p' "$log" | tail -n 1)
+    if [ $rc -eq 0 ]; then
+        pass=$((pass + 1))
+        echo "fuzz_$name: ok, ${runs:-?} runs in ${secs}s"
+    else
+        fail=$((fail + 1))
+        echo "fuzz_$name: FAILED (exit $rc), log $log"
+        grep -E 'ERROR|SUMMARY|fuzz_|Test unit written' "$log" | head -n 10 | sed 's/^/    /'
+    fi
+done
+echo "$pass passed, $fail failed"
+[ $fail -eq 0 ]
