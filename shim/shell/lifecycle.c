@@ -10,8 +10,11 @@
 
 /* One exported marker: the first copy of the library in the global scope
  * owns it. A second copy in LD_PRELOAD finds another copy's marker and
- * stays inert (its wrappers only forward). */
-HS_EXPORT const char headershim_instance[] = "headershim " HS_VERSION;
+ * stays inert (its wrappers only forward). The marker points at a hidden
+ * object: a reference to the exported name itself would go through the
+ * GOT and resolve to the first copy in every copy. */
+static const char instance_tag[] = "headershim " HS_VERSION;
+HS_EXPORT const char *const headershim_instance = instance_tag;
 
 static void atfork_prepare(void)
 {
@@ -46,8 +49,8 @@ __attribute__((constructor)) static void hs_init(int argc, char **argv)
     int saved = errno;
     hs_real_bind();
     hs_owner_pid = (pid_t)hs_raw(SYS_getpid, 0, 0, 0);
-    const char *first = dlsym(RTLD_DEFAULT, "headershim_instance");
-    if (first && first != headershim_instance) {
+    const char *const *first = dlsym(RTLD_DEFAULT, "headershim_instance");
+    if (first && *first != instance_tag) {
         hs_cfg.inert = true;        /* mode stays OFF */
         errno = saved;
         return;

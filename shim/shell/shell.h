@@ -255,7 +255,7 @@ ssize_t __read_chk(int fd, void *buf, size_t n, size_t buflen);
 ssize_t __recv_chk(int fd, void *buf, size_t n, size_t buflen, int flags);
 ssize_t __recvfrom_chk(int fd, void *buf, size_t n, size_t buflen, int flags,
                        struct sockaddr *addr, socklen_t *alen);
-extern const char headershim_instance[];
+extern const char *const headershim_instance;
 
 /* ---- re-entrancy ------------------------------------------------------- */
 

@@ -74,6 +74,8 @@ static void child_env(const char *const *env, bool preload)
         putenv((char *)*env);
 }
 
+static const char *spawn_prog;
+
 static bool spawn(it_server *s, const char *const *env,
                   const char *const *args, bool preload, int sock)
 {
@@ -101,7 +103,10 @@ static bool spawn(it_server *s, const char *const *env,
         close(err[1]);
         child_env(env, preload);
         char prog[4200];
-        snprintf(prog, sizeof prog, "%s/progs/hs_server", it_build());
+        if (spawn_prog)
+            snprintf(prog, sizeof prog, "%s", spawn_prog);
+        else
+            snprintf(prog, sizeof prog, "%s/progs/hs_server", it_build());
         const char *argv[256];
         int n = 0;
         argv[n++] = prog;
@@ -149,6 +154,15 @@ bool it_start(it_server *s, const char *const *env, const char *const *args,
         return false;
     s->port = atoi(line);
     return s->port > 0 || !strcmp(line, "0");
+}
+
+bool it_start_prog(it_server *s, const char *prog, const char *const *env,
+                   const char *const *args, bool preload)
+{
+    spawn_prog = prog;
+    bool ok = it_start(s, env, args, preload);
+    spawn_prog = NULL;
+    return ok;
 }
 
 bool it_start_inetd(it_server *s, const char *const *env,

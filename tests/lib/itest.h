@@ -33,6 +33,9 @@ const char *it_policy(const char *name);
  * port line unless args[0] is "--inetd". */
 bool it_start(it_server *s, const char *const *env, const char *const *args,
               bool preload);
+/* The same with another copy of the server program. */
+bool it_start_prog(it_server *s, const char *prog, const char *const *env,
+                   const char *const *args, bool preload);
 /* Like it_start but the server's fds 0, 1 and 2 are `sock`. */
 bool it_start_inetd(it_server *s, const char *const *env,
                     const char *const *args, int sock);
