@@ -259,6 +259,25 @@ static ssize_t ks_pread(void *ctx, int fd, void *buf, size_t n, off_t offset)
     return c.ret;
 }
 
+static off_t ks_file_tell(void *ctx, int fd)
+{
+    ks_file *f = ks_file_of(ctx, fd);
+    if (!f)
+        return -EBADF;
+    return f->pipe ? -ESPIPE : (off_t)f->pos;
+}
+
+static int ks_file_seek(void *ctx, int fd, off_t pos)
+{
+    ks_file *f = ks_file_of(ctx, fd);
+    if (!f)
+        return -EBADF;
+    if (f->pipe)
+        return -ESPIPE;
+    f->pos = (size_t)pos;
+    return 0;
+}
+
 static bool ks_is_blocking(void *ctx, int flags)
 {
     ks_kernel *ks = ctx;
@@ -298,6 +317,8 @@ void ks_init(ks_kernel *ks)
     ks->k.pread = ks_pread;
     ks->k.is_blocking = ks_is_blocking;
     ks->k.wait_writable = ks_wait_writable;
+    ks->k.file_tell = ks_file_tell;
+    ks->k.file_seek = ks_file_seek;
     ks->max_calls = 2000000;
     ks->fatal_err = EPIPE;
 }
