@@ -38,6 +38,7 @@
  *   file PATH DATA | pipe DATA | udp DATA   HTTP-looking bytes elsewhere
  *   exit N                      _exit(N) without closing anything
  *   libcexit                    exit(0): destructors run, nothing closed
+ *   rename OLD NEW | closeall   log rotation; closefrom(3)
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -500,6 +501,12 @@ static void run(int from)
             free(d);
         } else if (!strcmp(verb, "exit")) {
             _exit(atoi(rest));
+        } else if (!strcmp(verb, "rename")) {
+            char a[4096], b[4096];
+            if (sscanf(rest, "%4095s %4095s", a, b) != 2 || rename(a, b) != 0)
+                die("rename");
+        } else if (!strcmp(verb, "closeall")) {
+            closefrom(3);           /* the log's descriptor too */
         } else if (!strcmp(verb, "libcexit")) {
             exit(0);                /* destructors run, nothing closed */
         } else {
