@@ -455,14 +455,13 @@ bool hs_kernel_blocking(const hs_kernel *k, int flags)
     return k->is_blocking && k->is_blocking(k->ctx, flags);
 }
 
-ssize_t hs_io_writev(hs_conn *c, const hs_kernel *k, const struct iovec *iov,
-                     int iovcnt, int flags)
+/* Everything but the fast paths: planning, sending and committing steps.
+ * Kept out of line so that the fast paths pay for no large stack frame. */
+static __attribute__((noinline)) ssize_t
+writev_steps(hs_conn *c, const hs_kernel *k, const struct iovec *iov,
+             int iovcnt, int flags, size_t total)
 {
-    hs_appv a = {iov, iovcnt, hs_iov_total(iov, iovcnt)};
-    if (a.total == 0 || (c->fr.ostate == HS_OUT_PASSTHROUGH &&
-                         !hs_conn_owes_bytes(c) && !c->gate))
-        return k->sendv(k->ctx, iov, iovcnt, flags);
-
+    hs_appv a = {iov, iovcnt, total};
     if (c->gate && hs_app_byte(&a, 0) != c->gate_byte) {
         /* Rule 4: a resubmission that differs from what was acknowledged.
          * The owed bytes still go first, then everything passes. */
@@ -506,5 +505,27 @@ ssize_t hs_io_writev(hs_conn *c, const hs_kernel *k, const struct iovec *iov,
             continue;
         return acked ? (ssize_t)acked : -EAGAIN;
     }
+}
+
+ssize_t hs_io_writev(hs_conn *c, const hs_kernel *k, const struct iovec *iov,
+                     int iovcnt, int flags)
+{
+    /* The fast paths, taken by every body call: nothing owed, and a body
+     * that goes on past this call (or no HTTP any more). The kernel's
+     * answer is the application's, and the framing only counts. */
+    bool nothing_owed = !c->gate && c->pend_off == c->pend.len;
+    if (nothing_owed && c->fr.ostate == HS_OUT_PASSTHROUGH)
+        return k->sendv(k->ctx, iov, iovcnt, flags);
+    size_t total = hs_iov_total(iov, iovcnt);
+    if (total == 0)
+        return k->sendv(k->ctx, iov, iovcnt, flags);
+    if (nothing_owed && c->fr.ostate == HS_OUT_BODY_LENGTH &&
+        total < c->fr.body_left) {
+        ssize_t r = k->sendv(k->ctx, iov, iovcnt, flags);
+        if (r > 0)
+            c->fr.body_left -= (uint64_t)r;
+        return r;
+    }
+    return writev_steps(c, k, iov, iovcnt, flags, total);
 }
 
