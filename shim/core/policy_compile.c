@@ -20,8 +20,20 @@
 typedef struct cctx {
     hs_policy *pol;
     size_t cap;
+    int slots;
     bool oom;
 } cctx;
+
+static bool same_condition(const hs_node *a, const hs_node *b)
+{
+    if (a->subject != b->subject || a->npats != b->npats)
+        return false;
+    for (size_t i = 0; i < a->npats; i++)
+        if (a->pats[i].len != b->pats[i].len ||
+            memcmp(a->pats[i].text, b->pats[i].text, a->pats[i].len) != 0)
+            return false;
+    return true;
+}
 
 static void intern_tree(cctx *c, hs_node *n)
 {
@@ -42,10 +54,21 @@ static void intern_tree(cctx *c, hs_node *n)
             hs_pol_intern(p, n->name, n->name_len) < 0)
             c->oom = true;
         break;
+    case HS_D_COOKIE:
+        if (hs_pol_intern(p, "Set-Cookie", 10) != HS_ID_SET_COOKIE)
+            c->oom = true;
+        break;
     case HS_D_BLOCK:
         if (n->subject == HS_S_CONTENT_TYPE)
             p->uses_content_type = true;
         for (size_t i = 0; i < n->npats; i++) {
+            hs_pattern *pt = &n->pats[i];
+            if (pt->glob) {
+                const char *st = memchr(pt->glob, '*', pt->glob_len);
+                pt->star_at = st ? (size_t)(st - pt->glob) : 0;
+                for (size_t k = 0; k < pt->glob_len; k++)
+                    pt->nstars += pt->glob[k] == '*';
+            }
             if (n->subject == HS_S_HEADER) {
                 n->pats[i].name_id = hs_pol_intern(p, n->pats[i].name,
                                                    n->pats[i].name_len);
@@ -165,6 +188,12 @@ static void emit_remove(cctx *c, const hs_node *kids, size_t from, size_t to)
                 g->pat[k] = (char)(g->pat[k] + 32);
         const char *star = memchr(g->pat, '*', g->len);
         g->prefix = (size_t)(star - g->pat) == g->len - 1;
+        if (g->prefix && g->len - 1 >= 8) {
+            char h[8];
+            for (int k = 0; k < 8; k++)
+                h[k] = (char)(g->pat[k] | 0x20);
+            memcpy(&g->head, h, 8);
+        }
         unsigned char f0 = (unsigned char)g->pat[0];
         if (f0 == '*') {
             op->glob_any_first = true;
@@ -180,6 +209,10 @@ static void emit_remove(cctx *c, const hs_node *kids, size_t from, size_t to)
 
 static void emit_block(cctx *c, const hs_node *b)
 {
+    /* Previous sibling blocks: every sibling of a block that runs is
+     * reached, so a later one can reuse an earlier one's result. */
+    size_t sib[8];
+    size_t nsib = 0;
     for (size_t i = 0; i < b->nkids && !c->oom; i++) {
         const hs_node *n = &b->kids[i];
         switch (n->dir) {
@@ -233,8 +266,21 @@ static void emit_block(cctx *c, const hs_node *b)
         }
         case HS_D_BLOCK: {
             size_t at = c->pol->nops;
-            if (!emit(c, HS_OP_BLOCK, n))
+            hs_op *op = emit(c, HS_OP_BLOCK, n);
+            if (!op)
                 break;
+            op->slot = c->slots < HS_COND_SLOTS ? c->slots++ : -1;
+            op->same_as = -1;
+            for (size_t k = nsib; k-- > 0;) {
+                const hs_op *prev = &c->pol->ops[sib[k]];
+                if (prev->slot >= 0 && same_condition(prev->node, n)) {
+                    op->same_as = prev->slot;
+                    break;
+                }
+            }
+            if (nsib == 8)
+                memmove(sib, sib + 1, 7 * sizeof *sib), nsib = 7;
+            sib[nsib++] = at;
             emit_block(c, n);
             if (!c->oom)
                 c->pol->ops[at].skip_to = c->pol->nops;
@@ -247,10 +293,8 @@ static void emit_block(cctx *c, const hs_node *b)
 bool hs_pol_compile(hs_policy *pol)
 {
     cctx c = { .pol = pol };
-    for (int id = 0; id < HS_ID_NFIXED; id++)
-        if (hs_pol_intern(pol, hs_fixed_names[id],
-                          strlen(hs_fixed_names[id])) != id)
-            return false;
+    if (!hs_pol_add_fixed(pol))
+        return false;
     intern_tree(&c, &pol->root);
     if (c.oom)
         return false;

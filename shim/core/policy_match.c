@@ -50,21 +50,7 @@ bool hs_pol_ieq(const char *a, size_t an, const char *b, size_t bn)
     return true;
 }
 
-static inline uint64_t load64(const char *p)
-{
-    uint64_t v;
-    memcpy(&v, p, 8);
-    return v;
-}
-
-static inline uint32_t load32(const char *p)
-{
-    uint32_t v;
-    memcpy(&v, p, 4);
-    return v;
-}
-
-bool hs_pol_name_eq(const hs_name *nm, const char *p, size_t n)
+bool hs_pol_name_eq_slow(const hs_name *nm, const char *p, size_t n)
 {
     if (n != nm->len)
         return false;
@@ -75,38 +61,49 @@ bool hs_pol_name_eq(const hs_name *nm, const char *p, size_t n)
                 return false;
         return true;
     }
-    if (n >= 8) {
-        const uint64_t m = 0x2020202020202020ull;
-        size_t i = 0;
-        for (; i + 8 <= n; i += 8)
-            if ((load64(p + i) | m) != load64(k + i))
-                return false;
-        return i == n || (load64(p + n - 8) | m) == load64(k + n - 8);
-    }
-    if (n >= 4) {
-        const uint32_t m = 0x20202020u;
-        return (load32(p) | m) == load32(k) &&
-               (load32(p + n - 4) | m) == load32(k + n - 4);
-    }
     for (size_t i = 0; i < n; i++)
         if (((unsigned char)p[i] | 0x20) != (unsigned char)k[i])
             return false;
     return true;
 }
 
-int hs_pol_lookup(const hs_policy *pol, const char *p, size_t n)
+bool hs_pol_is_protected(const hs_policy *pol, const char *p, size_t n)
 {
-    if (!pol->index)
-        return -1;
-    size_t i = hs_pol_name_hash(p, n) & pol->index_mask;
-    for (;;) {
-        unsigned e = pol->index[i];
-        if (e == 0)
-            return -1;
-        if (hs_pol_name_eq(&pol->names[e - 1], p, n))
-            return (int)e - 1;
-        i = (i + 1) & pol->index_mask;
+    for (int id = 0; id < HS_ID_NPROTECTED && id < (int)pol->nnames; id++)
+        if (hs_pol_name_eq(&pol->names[id], p, n))
+            return true;
+    return false;
+}
+
+bool hs_pol_pat_match(const char *pat, size_t plen, unsigned nstars,
+                      size_t star_at, const char *s, size_t n, bool icase)
+{
+    if (nstars == 0) {
+        if (n != plen)
+            return false;
+        if (!icase)
+            return memcmp(s, pat, n) == 0;
+        for (size_t i = 0; i < n; i++)
+            if (lower((unsigned char)s[i]) != (unsigned char)pat[i])
+                return false;
+        return true;
     }
+    if (nstars > 1)
+        return hs_pol_glob(pat, plen, s, n, icase);
+    size_t suf = plen - star_at - 1;
+    if (n < star_at + suf)
+        return false;
+    if (!icase)
+        return memcmp(s, pat, star_at) == 0 &&
+               memcmp(s + n - suf, pat + star_at + 1, suf) == 0;
+    for (size_t i = 0; i < star_at; i++)
+        if (lower((unsigned char)s[i]) != (unsigned char)pat[i])
+            return false;
+    for (size_t i = 0; i < suf; i++)
+        if (lower((unsigned char)s[n - suf + i]) !=
+            (unsigned char)pat[star_at + 1 + i])
+            return false;
+    return true;
 }
 
 static bool index_rebuild(hs_policy *pol, size_t size)
@@ -119,6 +116,8 @@ static bool index_rebuild(hs_policy *pol, size_t size)
     pol->index_mask = size - 1;
     for (size_t id = 0; id < pol->nnames; id++) {
         const hs_name *nm = &pol->names[id];
+        if (!nm->indexed)
+            continue;
         size_t i = hs_pol_name_hash(nm->key, nm->len) & pol->index_mask;
         while (idx[i])
             i = (i + 1) & pol->index_mask;
@@ -127,11 +126,41 @@ static bool index_rebuild(hs_policy *pol, size_t size)
     return true;
 }
 
-int hs_pol_intern(hs_policy *pol, const char *p, size_t n)
+static size_t nindexed(const hs_policy *pol)
 {
-    int id = hs_pol_lookup(pol, p, n);
-    if (id >= 0)
-        return id;
+    size_t n = 0;
+    for (size_t i = 0; i < pol->nnames; i++)
+        n += pol->names[i].indexed;
+    return n;
+}
+
+static bool index_insert(hs_policy *pol, int id)
+{
+    pol->names[id].indexed = true;
+    size_t size = pol->index ? pol->index_mask + 1 : 0;
+    size_t want = nindexed(pol) * 4;
+    if (want > size) {
+        /* Keep the index at most a quarter full: a miss (most field names
+         * of a response) then usually ends at the first slot. */
+        size_t ns = size ? size * 2 : 64;
+        while (want > ns)
+            ns *= 2;
+        if (!index_rebuild(pol, ns)) {
+            pol->names[id].indexed = false;
+            return false;
+        }
+        return true;
+    }
+    const hs_name *nm = &pol->names[id];
+    size_t i = hs_pol_name_hash(nm->key, nm->len) & pol->index_mask;
+    while (pol->index[i])
+        i = (i + 1) & pol->index_mask;
+    pol->index[i] = (uint16_t)(id + 1);
+    return true;
+}
+
+static int add_name(hs_policy *pol, const char *p, size_t n)
+{
     if (pol->nnames >= 65000)
         return -1;
     if (pol->nnames == pol->ncap) {
@@ -153,32 +182,42 @@ int hs_pol_intern(hs_policy *pol, const char *p, size_t n)
         key[i] = (char)(c | 0x20);
     }
     key[n] = '\0';
+    if (slow)
+        for (size_t i = 0; i < n; i++)
+            key[i] = (char)lower((unsigned char)p[i]);
     hs_name *nm = &pol->names[pol->nnames];
     nm->key = key;
     nm->len = n;
     nm->slow = slow;
-    if (slow)
-        for (size_t i = 0; i < n; i++)
-            key[i] = (char)lower((unsigned char)p[i]);
-    pol->nnames++;
-    /* Keep the index at most half full. */
-    size_t size = pol->index ? pol->index_mask + 1 : 0;
-    if (pol->nnames * 2 > size) {
-        size_t ns = size ? size * 2 : 64;
-        while (pol->nnames * 2 > ns)
-            ns *= 2;
-        if (!index_rebuild(pol, ns)) {
-            pol->nnames--;
-            free(key);
-            return -1;
-        }
-    } else {
-        size_t i = hs_pol_name_hash(key, n) & pol->index_mask;
-        while (pol->index[i])
-            i = (i + 1) & pol->index_mask;
-        pol->index[i] = (uint16_t)pol->nnames;
+    nm->indexed = false;
+    return (int)pol->nnames++;
+}
+
+bool hs_pol_add_fixed(hs_policy *pol)
+{
+    for (int id = 0; id < HS_ID_NFIXED; id++)
+        if (add_name(pol, hs_fixed_names[id], strlen(hs_fixed_names[id])) != id)
+            return false;
+    return true;
+}
+
+int hs_pol_intern(hs_policy *pol, const char *p, size_t n)
+{
+    int id = hs_pol_lookup(pol, p, n);
+    if (id >= 0)
+        return id;
+    for (id = 0; id < HS_ID_NFIXED && id < (int)pol->nnames; id++)
+        if (hs_pol_name_eq(&pol->names[id], p, n))
+            return index_insert(pol, id) ? id : -1;
+    id = add_name(pol, p, n);
+    if (id < 0)
+        return -1;
+    if (!index_insert(pol, id)) {
+        free(pol->names[id].key);
+        pol->nnames--;
+        return -1;
     }
-    return (int)pol->nnames - 1;
+    return id;
 }
 
 /* Iterative glob with one backtrack point: linear for patterns with a single

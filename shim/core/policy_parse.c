@@ -511,9 +511,12 @@ static bool parse_pattern(pfile *f, hs_subject s, const hs_tok *t,
         p->glob_len = n;
         if (!p->glob)
             break;
+        /* Media types are matched with every byte |0x20 on both sides
+         * (rewrite.c lowers eight bytes at a time): that folds ASCII
+         * letters, and of the token characters only confuses ^ with ~. */
         for (size_t i = 0; i < n; i++)
-            if (p->glob[i] >= 'A' && p->glob[i] <= 'Z')
-                p->glob[i] = (char)(p->glob[i] + 32);
+            if (p->glob[i] != '*')
+                p->glob[i] = (char)(p->glob[i] | 0x20);
         p->none = n == 4 && memcmp(p->glob, "none", 4) == 0;
         return true;
     case HS_S_HEADER:

@@ -61,6 +61,8 @@ typedef struct hs_pattern {
     bool has_glob;          /* NAME=GLOB */
     char *glob;             /* lowercased where matching is case-insensitive */
     size_t glob_len;
+    unsigned nstars;        /* 0 or 1: matched with two compares */
+    size_t star_at;
 } hs_pattern;
 
 typedef struct hs_node hs_node;
@@ -117,6 +119,9 @@ typedef struct hs_name {
     char *key;              /* each byte |0x20 (see hs_pol_name_eq) */
     size_t len;
     bool slow;              /* contains ^ ` | or ~: compare byte by byte */
+    bool indexed;           /* in the hash index: a fixed name is only
+                               there when the policy names it, so the
+                               common Date, Content-Length... cost a miss */
 } hs_name;
 
 /* ---- the program ------------------------------------------------------- */
@@ -135,10 +140,13 @@ typedef enum hs_opkind {
     HS_OP_COOKIE,
 } hs_opkind;
 
+#define HS_COND_SLOTS 128
+
 typedef struct hs_glob {
     char *pat;              /* lowercased */
     size_t len;
     bool prefix;            /* "abc*": a prefix compare suffices */
+    uint64_t head;          /* prefix of 8+ bytes: the first 8, |0x20 */
 } hs_glob;
 
 typedef struct hs_op {
@@ -146,6 +154,10 @@ typedef struct hs_op {
     const hs_node *node;
     /* BLOCK */
     size_t skip_to;
+    int slot;               /* where its condition's result is kept, or -1 */
+    int same_as;            /* slot of an earlier sibling with the very same
+                               condition (the `when X` of an `unless X`),
+                               or -1 */
     /* name-based ops */
     int id, id2;            /* NAME (OLD), and NEW for rename */
     const char *name;       /* the policy's spelling */
@@ -191,22 +203,84 @@ struct hs_policy {
 
 extern const char *const hs_fixed_names[HS_ID_NFIXED];
 
-/* The hash that the index uses: length and three bytes, |0x20. */
+/* The hash that the index uses: the length and the first, middle and last
+ * bytes (|0x20), mixed by one multiplication. Header names share prefixes
+ * ("X-", "Content-") and lengths, so all four count. */
 static inline uint32_t hs_pol_name_hash(const char *p, size_t n)
 {
     if (n == 0)
         return 0;
-    uint32_t h = (uint32_t)n * 0x9e3779b1u;
-    h ^= (uint32_t)((unsigned char)p[0] | 0x20) << 3;
-    h ^= (uint32_t)((unsigned char)p[n - 1] | 0x20) * 0x85ebca6bu;
-    h ^= (uint32_t)((unsigned char)p[n / 2] | 0x20) << 11;
-    return h ^ (h >> 15);
+    uint32_t h = (uint32_t)((unsigned char)p[0] | 0x20) |
+                 (uint32_t)((unsigned char)p[n / 2] | 0x20) << 8 |
+                 (uint32_t)((unsigned char)p[n - 1] | 0x20) << 16 |
+                 (uint32_t)n << 24;
+    h *= 0x9e3779b1u;
+    return h ^ (h >> 16);
 }
 
 /* Field name p[0..n) equals interned name nm (ASCII case-insensitively). */
-bool hs_pol_name_eq(const hs_name *nm, const char *p, size_t n);
+bool hs_pol_name_eq_slow(const hs_name *nm, const char *p, size_t n);
+
+static inline uint64_t hs_pol_load64(const char *p)
+{
+    uint64_t v;
+    __builtin_memcpy(&v, p, 8);
+    return v;
+}
+
+static inline uint32_t hs_pol_load32(const char *p)
+{
+    uint32_t v;
+    __builtin_memcpy(&v, p, 4);
+    return v;
+}
+
+static inline bool hs_pol_name_eq(const hs_name *nm, const char *p, size_t n)
+{
+    if (n != nm->len)
+        return false;
+    const char *k = nm->key;
+    if (nm->slow || n < 4)
+        return hs_pol_name_eq_slow(nm, p, n);
+    if (n >= 8) {
+        const uint64_t m = 0x2020202020202020ull;
+        size_t i = 0;
+        for (; i + 8 <= n; i += 8)
+            if ((hs_pol_load64(p + i) | m) != hs_pol_load64(k + i))
+                return false;
+        return i == n ||
+               (hs_pol_load64(p + n - 8) | m) == hs_pol_load64(k + n - 8);
+    }
+    const uint32_t m = 0x20202020u;
+    return (hs_pol_load32(p) | m) == hs_pol_load32(k) &&
+           (hs_pol_load32(p + n - 4) | m) == hs_pol_load32(k + n - 4);
+}
+
 /* Id of a field name, or -1. */
-int hs_pol_lookup(const hs_policy *pol, const char *p, size_t n);
+static inline int hs_pol_lookup(const hs_policy *pol, const char *p, size_t n)
+{
+    if (!pol->index)
+        return -1;
+    size_t i = hs_pol_name_hash(p, n) & pol->index_mask;
+    for (;;) {
+        unsigned e = pol->index[i];
+        if (e == 0)
+            return -1;
+        if (hs_pol_name_eq(&pol->names[e - 1], p, n))
+            return (int)e - 1;
+        i = (i + 1) & pol->index_mask;
+    }
+}
+
+/* Is a name one that wildcards never match? For names without an id. */
+bool hs_pol_is_protected(const hs_policy *pol, const char *p, size_t n);
+/* Adds the fixed names (ids 0 .. HS_ID_NFIXED-1), unindexed. */
+bool hs_pol_add_fixed(hs_policy *pol);
+
+/* Pattern with at most one '*' (nstars) against s; pat is lowercase when
+ * icase. */
+bool hs_pol_pat_match(const char *pat, size_t plen, unsigned nstars,
+                      size_t star_at, const char *s, size_t n, bool icase);
 /* Interns a name; returns its id or -1 when memory runs out. */
 int hs_pol_intern(hs_policy *pol, const char *p, size_t n);
 

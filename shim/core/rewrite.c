@@ -59,18 +59,31 @@ static void arena_free(hs_arena *a)
 
 /* ---- conditions ---------------------------------------------------------- */
 
-static hs_str media_type(const hs_rw *rw)
+/* The media type of the first Content-Type line with every byte |0x20
+ * (see policy_parse.c), parameters ignored (POLICY.md "content-type"). */
+static hs_str media_type(const hs_rw *rw, char *buf, size_t cap, bool *lowered)
 {
-    /* POLICY.md: the first Content-Type line, parameters ignored. */
+    const hs_name *ct = &rw->pol->names[HS_ID_CONTENT_TYPE];
     for (size_t i = 0; i < rw->b->nfields; i++) {
-        if (rw->w[i].oid != HS_ID_CONTENT_TYPE)
+        const hs_field *f = &rw->b->fields[i];
+        if (!hs_pol_name_eq(ct, f->name.p, f->name.len))
             continue;
-        hs_str v = rw->b->fields[i].value;
+        hs_str v = f->value;
         const char *semi = memchr(v.p, ';', v.len);
         size_t n = semi ? (size_t)(semi - v.p) : v.len;
         while (n && (v.p[n - 1] == ' ' || v.p[n - 1] == '\t'))
             n--;
-        return (hs_str){ v.p, n };
+        if (n > cap)
+            return (hs_str){ v.p, n };
+        size_t k = 0;
+        for (; k + 8 <= n; k += 8) {
+            uint64_t w = hs_pol_load64(v.p + k) | 0x2020202020202020ull;
+            memcpy(buf + k, &w, 8);
+        }
+        for (; k < n; k++)
+            buf[k] = (char)(v.p[k] | 0x20);
+        *lowered = true;
+        return (hs_str){ buf, n };
     }
     return (hs_str){ "", 0 };
 }
@@ -78,11 +91,18 @@ static hs_str media_type(const hs_rw *rw)
 static bool field_matches(const hs_field *f, const hs_pattern *p)
 {
     return !p->has_glob ||
-           hs_pol_glob(p->glob, p->glob_len, f->value.p, f->value.len, true);
+           hs_pol_pat_match(p->glob, p->glob_len, p->nstars, p->star_at,
+                            f->value.p, f->value.len, true);
 }
 
+typedef struct mtype {
+    hs_str s;
+    bool done, lowered;
+    char buf[128];
+} mtype;
+
 static bool pattern_matches(const hs_rw *rw, const hs_node *n,
-                            const hs_pattern *p, const hs_str *mt)
+                            const hs_pattern *p, const mtype *mt)
 {
     const hs_request *r = rw->req;
     switch (n->subject) {
@@ -90,9 +110,10 @@ static bool pattern_matches(const hs_rw *rw, const hs_node *n,
         return rw->b->status >= p->lo && rw->b->status <= p->hi;
     case HS_S_CONTENT_TYPE:
         if (p->none)
-            return mt->len == 0;
-        return mt->len &&
-               hs_pol_glob(p->glob, p->glob_len, mt->p, mt->len, true);
+            return mt->s.len == 0;
+        return mt->s.len &&
+               hs_pol_pat_match(p->glob, p->glob_len, p->nstars, p->star_at,
+                                mt->s.p, mt->s.len, !mt->lowered);
     case HS_S_HEADER:
         for (size_t i = 0; i < rw->b->nfields; i++)
             if (rw->w[i].oid == p->name_id &&
@@ -104,10 +125,12 @@ static bool pattern_matches(const hs_rw *rw, const hs_node *n,
                memcmp(r->method.p, p->glob, p->glob_len) == 0;
     case HS_S_PATH:
         return r && r->has_request && r->path_ok &&
-               hs_pol_glob(p->glob, p->glob_len, r->path.p, r->path.len, false);
+               hs_pol_pat_match(p->glob, p->glob_len, p->nstars, p->star_at,
+                                r->path.p, r->path.len, false);
     case HS_S_HOST:
         return r && r->has_request && r->has_host &&
-               hs_pol_glob(p->glob, p->glob_len, r->host.p, r->host.len, true);
+               hs_pol_pat_match(p->glob, p->glob_len, p->nstars, p->star_at,
+                                r->host.p, r->host.len, true);
     case HS_S_REQUEST_HEADER:
         if (!r || !r->has_request)
             return false;
@@ -124,43 +147,55 @@ static bool pattern_matches(const hs_rw *rw, const hs_node *n,
     }
 }
 
-static bool condition(const hs_rw *rw, const hs_node *n, hs_str *mt,
-                      bool *mt_done)
+static bool condition(const hs_rw *rw, const hs_op *op, mtype *mt,
+                      uint8_t *slots)
 {
+    const hs_node *n = op->node;
     bool any = false;
-    if (n->subject == HS_S_TLS) {
+    if (op->same_as >= 0) {
+        any = slots[op->same_as];
+    } else if (n->subject == HS_S_TLS) {
         any = rw->req && rw->req->tls;
+    } else if (n->subject == HS_S_CONTENT_TYPE) {
+        if (!mt->done) {
+            mt->s = media_type(rw, mt->buf, sizeof mt->buf, &mt->lowered);
+            mt->done = true;
+        }
+        /* The common case inline: exact media types, compared by length
+         * first. */
+        for (size_t i = 0; i < n->npats && !any; i++) {
+            const hs_pattern *p = &n->pats[i];
+            if (p->none)
+                any = mt->s.len == 0;
+            else if (p->nstars == 0 && mt->lowered)
+                any = p->glob_len == mt->s.len &&
+                      memcmp(p->glob, mt->s.p, mt->s.len) == 0;
+            else
+                any = mt->s.len &&
+                      hs_pol_pat_match(p->glob, p->glob_len, p->nstars,
+                                       p->star_at, mt->s.p, mt->s.len,
+                                       !mt->lowered);
+        }
     } else {
-        if (n->subject == HS_S_CONTENT_TYPE && !*mt_done) {
-            *mt = media_type(rw);
-            *mt_done = true;
+        if (n->subject == HS_S_CONTENT_TYPE && !mt->done) {
+            mt->s = media_type(rw, mt->buf, sizeof mt->buf, &mt->lowered);
+            mt->done = true;
         }
         for (size_t i = 0; i < n->npats && !any; i++)
             any = pattern_matches(rw, n, &n->pats[i], mt);
     }
+    if (op->slot >= 0)
+        slots[op->slot] = any;
     return any != n->unless;
 }
 
 /* ---- directives ---------------------------------------------------------- */
 
-static void from_op(hs_wline *l, const hs_op *op)
-{
-    l->name = op->name;
-    l->name_len = (uint32_t)op->name_len;
-    l->value = op->value;
-    l->value_len = (uint32_t)op->value_len;
-    l->full = op->line;
-    l->full_len = (uint32_t)op->line_len;
-    l->full_ro = op->line_ro;
-    l->full_ro_len = (uint32_t)op->line_ro_len;
-    l->name_ro = op->line_ro;   /* starts with "Name-Report-Only" */
-    l->state = HS_L_REWRITE;
-}
-
 static void add_line(hs_rw *rw, const hs_op *op)
 {
     hs_wline *l = &rw->w[rw->nw++];
-    from_op(l, op);
+    l->op = op;
+    l->state = HS_L_REWRITE;
     l->id = op->id;
     l->orig = -1;
     rw->count[op->id]++;
@@ -190,7 +225,8 @@ static void op_set(hs_rw *rw, const hs_op *op)
         return;
     }
     size_t i = first_of(rw, op->id);
-    from_op(&rw->w[i], op);
+    rw->w[i].op = op;
+    rw->w[i].state = HS_L_REWRITE;
     rw->dirty = true;
     for (size_t j = i + 1; j < rw->nw; j++)
         if (rw->w[j].id == op->id && rw->w[j].state != HS_L_GONE)
@@ -205,8 +241,21 @@ static bool glob_hit(const hs_op *op, const char *name, size_t n)
     for (size_t g = 0; g < op->nglobs; g++) {
         const hs_glob *gl = &op->globs[g];
         if (gl->prefix) {
-            size_t k = gl->len - 1;
-            if (n >= k && hs_pol_ieq(name, k, gl->pat, k))
+            size_t k = gl->len - 1, i = 0;
+            if (n < k)
+                continue;
+            if (n >= 8 && k >= 8) {
+                /* the first eight bytes at once, |0x20 folding letters */
+                if ((hs_pol_load64(name) | 0x2020202020202020ull) !=
+                    gl->head)
+                    continue;
+                i = 8;
+            }
+            while (i < k && ((unsigned char)gl->pat[i] | 0x20) ==
+                                ((unsigned char)name[i] | 0x20))
+                i++;
+            /* |0x20 folds letters; confirm a hit exactly (it is rare). */
+            if (i == k && hs_pol_ieq(name, k, gl->pat, k))
                 return true;
         } else if (hs_pol_glob(gl->pat, gl->len, name, n, true)) {
             return true;
@@ -225,11 +274,12 @@ static void op_remove(hs_rw *rw, const hs_op *op)
         if (id >= 0 && (op->idset[id >> 3] & (1u << (id & 7)))) {
             drop(rw, l);
         } else if (op->nglobs && (id < 0 || id >= HS_ID_NPROTECTED)) {
-            const char *nm = l->state == HS_L_KEEP
-                                 ? rw->b->fields[l->orig].name.p : l->name;
-            size_t nl = l->state == HS_L_KEEP
-                            ? rw->b->fields[l->orig].name.len : l->name_len;
-            if (nl && glob_hit(op, nm, nl))
+            /* Wildcards never match the framing headers nor the ones that
+             * carry the response's meaning; those without an id (the
+             * policy does not name them) are checked on a hit only. */
+            hs_str nm = hs_wl_name(rw, l);
+            if (nm.len && glob_hit(op, nm.p, nm.len) &&
+                (id >= 0 || !hs_pol_is_protected(rw->pol, nm.p, nm.len)))
                 drop(rw, l);
         }
     }
@@ -243,14 +293,13 @@ static void op_rename(hs_rw *rw, const hs_op *op)
         hs_wline *l = &rw->w[i];
         if (l->id != op->id || l->state == HS_L_GONE)
             continue;
-        if (l->state == HS_L_KEEP) {
-            l->value = rw->b->fields[l->orig].value.p;
-            l->value_len = (uint32_t)rw->b->fields[l->orig].value.len;
-        }
+        hs_str v = hs_wl_value(rw, l);
+        l->value = v.p;
+        l->value_len = (uint32_t)v.len;
         l->name = op->name;
         l->name_len = (uint32_t)op->name_len;
         l->name_ro = op->name_ro;
-        l->full = l->full_ro = NULL;
+        l->op = NULL;
         l->state = HS_L_REWRITE;
         rw->count[op->id]--;
         rw->count[op->id2]++;
@@ -262,14 +311,17 @@ static void op_rename(hs_rw *rw, const hs_op *op)
 static void run(hs_rw *rw)
 {
     const hs_policy *pol = rw->pol;
-    hs_str mt = { "", 0 };
-    bool mt_done = false;
+    mtype mt;
+    uint8_t slots[HS_COND_SLOTS];
+    mt.done = mt.lowered = false;
+    mt.s.p = "";
+    mt.s.len = 0;
     size_t pc = 0;
-    while (pc < pol->nops && !rw->oom && !rw->too_large) {
+    while (pc < pol->nops) {
         const hs_op *op = &pol->ops[pc];
         switch (op->kind) {
         case HS_OP_BLOCK:
-            if (!condition(rw, op->node, &mt, &mt_done)) {
+            if (!condition(rw, op, &mt, slots)) {
                 pc = op->skip_to;
                 continue;
             }
@@ -291,6 +343,8 @@ static void run(hs_rw *rw)
             else
                 hs_rw_append(rw, op, op->kind == HS_OP_MERGE,
                              first_of(rw, op->id));
+            if (rw->oom || rw->too_large)
+                return;
             break;
         case HS_OP_REMOVE:
             op_remove(rw, op);
@@ -302,10 +356,14 @@ static void run(hs_rw *rw)
         case HS_OP_EDIT_ALL:
             if (rw->count[op->id])
                 hs_rw_edit(rw, op, op->kind == HS_OP_EDIT_ALL);
+            if (rw->oom || rw->too_large)
+                return;
             break;
         case HS_OP_COOKIE:
             if (rw->count[HS_ID_SET_COOKIE])
                 hs_rw_cookie(rw, op);
+            if (rw->oom || rw->too_large)
+                return;
             break;
         }
         pc++;
@@ -317,18 +375,20 @@ static void run(hs_rw *rw)
 /* Bytes of a rewritten line, its line ending excluded. */
 static size_t line_size(const hs_wline *l, bool ro)
 {
-    if (l->full)
-        return (ro && l->full_ro ? l->full_ro_len : l->full_len) - 2;
+    const hs_op *op = l->op;
+    if (op)
+        return (ro && op->line_ro ? op->line_ro_len : op->line_len) - 2;
     size_t nl = (ro && l->name_ro) ? l->name_len + 12 : l->name_len;
     return nl + 2 + l->value_len;
 }
 
 static char *write_line(char *o, const hs_wline *l, bool ro)
 {
-    if (l->full) {
-        const char *s = ro && l->full_ro ? l->full_ro : l->full;
-        size_t n = (ro && l->full_ro ? l->full_ro_len : l->full_len) - 2;
-        memcpy(o, s, n);
+    const hs_op *op = l->op;
+    if (op) {
+        bool r = ro && op->line_ro;
+        size_t n = (r ? op->line_ro_len : op->line_len) - 2;
+        memcpy(o, r ? op->line_ro : op->line, n);
         return o + n;
     }
     if (ro && l->name_ro) {
@@ -378,7 +438,8 @@ static hs_rewrite_status emit(hs_rw *rw, const hs_rewrite_opts *o,
                 run_len += f->line_len;
                 continue;
             }
-            memcpy(p, b->base + run_off, run_len);
+            if (run_len)
+                memcpy(p, b->base + run_off, run_len);
             p += run_len;
             run_off = f->line_off;
             run_len = f->line_len;
@@ -386,9 +447,20 @@ static hs_rewrite_status emit(hs_rw *rw, const hs_rewrite_opts *o,
         }
         if (l->state == HS_L_GONE)
             continue;
-        memcpy(p, b->base + run_off, run_len);
-        p += run_len;
-        run_len = 0;
+        if (run_len) {
+            memcpy(p, b->base + run_off, run_len);
+            p += run_len;
+            run_len = 0;
+        }
+        const hs_op *op = l->op;
+        if (op && b->crlf) {
+            /* The policy's own line, "\r\n" included: one copy. */
+            bool r = ro && op->line_ro;
+            size_t n = r ? op->line_ro_len : op->line_len;
+            memcpy(p, r ? op->line_ro : op->line, n);
+            p += n;
+            continue;
+        }
         p = write_line(p, l, ro);
         if (b->crlf)
             *p++ = '\r';
@@ -406,28 +478,6 @@ static hs_rewrite_status emit(hs_rw *rw, const hs_rewrite_opts *o,
 
 /* ---- changes ------------------------------------------------------------- */
 
-typedef struct clist {
-    hs_str *names;
-    size_t *n;
-    int ids[HS_CHANGE_MAX];
-} clist;
-
-static void note(hs_changes *c, clist *cl, hs_str name, int id)
-{
-    for (size_t i = 0; i < *cl->n; i++) {
-        if (id >= 0 ? cl->ids[i] == id
-                    : (cl->ids[i] < 0 && hs_pol_ieq(cl->names[i].p,
-                       cl->names[i].len, name.p, name.len)))
-            return;
-    }
-    if (*cl->n == HS_CHANGE_MAX) {
-        c->truncated = true;
-        return;
-    }
-    cl->ids[*cl->n] = id;
-    cl->names[(*cl->n)++] = name;
-}
-
 static bool same_as_original(const hs_rw *rw, const hs_wline *l, bool ro)
 {
     const hs_field *f = &rw->b->fields[l->orig];
@@ -443,30 +493,74 @@ static bool same_as_original(const hs_rw *rw, const hs_wline *l, bool ro)
 
 static hs_str written_name(const hs_wline *l, bool ro)
 {
+    if (l->op) {
+        if (ro && l->op->line_ro)
+            return (hs_str){ l->op->line_ro, l->op->name_len + 12 };
+        return (hs_str){ l->op->name, l->op->name_len };
+    }
     if (ro && l->name_ro)
         return (hs_str){ l->name_ro, l->name_len + 12 };
     return (hs_str){ l->name, l->name_len };
 }
 
+/* Lists what changed, each name once (case-insensitively: by id when it
+ * has one), at most HS_CHANGE_MAX per list. */
 static void fill_changes(const hs_rw *rw, const hs_rewrite_opts *o,
                          hs_changes *c)
 {
     bool ro = o && o->csp_report_only;
-    clist rm = { c->removed, &c->nremoved, {0} };
-    clist st = { c->set, &c->nset, {0} };
-    clist ad = { c->added, &c->nadded, {0} };
+    uint64_t seen[3][16];
+    int ids[3][HS_CHANGE_MAX];
+    hs_str *lists[3] = { c->removed, c->set, c->added };
+    size_t *counts[3] = { &c->nremoved, &c->nset, &c->nadded };
+    size_t words = (rw->pol->nnames + 63) / 64;
+    if (words > 16)
+        words = 16;
+    for (int k = 0; k < 3; k++)
+        memset(seen[k], 0, words * 8);
     for (size_t i = 0; i < rw->nw; i++) {
         const hs_wline *l = &rw->w[i];
+        int k, id = l->id;
+        hs_str name;
         if (l->orig < 0) {
-            if (l->state != HS_L_GONE)
-                note(c, &ad, written_name(l, ro), l->id);
+            if (l->state == HS_L_GONE)
+                continue;
+            k = 2;
+            name = written_name(l, ro);
         } else if (l->state == HS_L_GONE) {
             /* "lines removed (and not written again)" */
-            if (l->id < 0 || rw->count[l->id] == 0)
-                note(c, &rm, rw->b->fields[l->orig].name, l->id);
+            if (id >= 0 && rw->count[id])
+                continue;
+            k = 0;
+            name = rw->b->fields[l->orig].name;
         } else if (l->state == HS_L_REWRITE && !same_as_original(rw, l, ro)) {
-            note(c, &st, written_name(l, ro), l->id);
+            k = 1;
+            name = written_name(l, ro);
+        } else {
+            continue;
         }
+        size_t *n = counts[k];
+        if (id >= 0 && id < 1024) {
+            uint64_t bit = 1ull << (id & 63);
+            if (seen[k][id >> 6] & bit)
+                continue;
+            seen[k][id >> 6] |= bit;
+        } else {
+            bool dup = false;
+            for (size_t j = 0; j < *n && !dup; j++)
+                dup = id >= 0 ? ids[k][j] == id
+                              : ids[k][j] < 0 &&
+                                hs_pol_ieq(lists[k][j].p, lists[k][j].len,
+                                           name.p, name.len);
+            if (dup)
+                continue;
+        }
+        if (*n == HS_CHANGE_MAX) {
+            c->truncated = true;
+            continue;
+        }
+        ids[k][*n] = id;
+        lists[k][(*n)++] = name;
     }
 }
 
@@ -488,7 +582,14 @@ hs_rewrite_status hs_rewrite(const hs_policy *p, const hs_rewrite_opts *o,
 
     hs_wline wstack[STACK_LINES];
     uint16_t cstack[STACK_NAMES];
-    hs_rw rw = { .pol = p, .b = b, .req = req, .w = wstack, .count = cstack };
+    hs_rw rw;   /* not zeroed as a whole: the arena's stack chunk is 1 KiB */
+    rw.pol = p;
+    rw.b = b;
+    rw.req = req;
+    rw.w = wstack;
+    rw.count = cstack;
+    rw.arena.chunks = NULL;
+    rw.dirty = rw.too_large = rw.oom = false;
     size_t nlines = b->nfields + p->max_added;
     if (nlines > STACK_LINES)
         rw.w = malloc(nlines * sizeof *rw.w);
@@ -506,6 +607,7 @@ hs_rewrite_status hs_rewrite(const hs_policy *p, const hs_rewrite_opts *o,
         const hs_field *f = &b->fields[i];
         hs_wline *l = &rw.w[i];
         int id = hs_pol_lookup(p, f->name.p, f->name.len);
+        l->op = NULL;
         l->id = l->oid = id;
         l->orig = (int)i;
         l->state = HS_L_KEEP;

@@ -12,13 +12,13 @@ enum { HS_L_KEEP, HS_L_REWRITE, HS_L_GONE };
 
 /* One header line as the directives so far left it. */
 typedef struct hs_wline {
-    const char *name;           /* spelling written for HS_L_REWRITE */
+    const hs_op *op;            /* HS_L_REWRITE: the policy's own line
+                                   (op->line), until a value changes */
+    const char *name;           /* otherwise the spelling and value written */
     const char *value;
-    const char *full;           /* "Name: value\r\n" from the policy, or NULL */
-    const char *full_ro;        /* its report-only form, or NULL */
     const char *name_ro;        /* report-only spelling of a CSP name the
                                    policy wrote, or NULL */
-    uint32_t name_len, value_len, full_len, full_ro_len;
+    uint32_t name_len, value_len;
     int id;                     /* interned name id, -1 if none */
     int oid;                    /* the id the application's line had */
     int orig;                   /* index in the block's fields, -1: added */
@@ -54,6 +54,25 @@ typedef struct hs_rw {
 } hs_rw;
 
 char *hs_rw_alloc(hs_rw *rw, size_t n);
+
+/* Name and value of a live line, whatever its state. */
+static inline hs_str hs_wl_name(const hs_rw *rw, const hs_wline *l)
+{
+    if (l->state == HS_L_KEEP)
+        return rw->b->fields[l->orig].name;
+    if (l->op)
+        return (hs_str){ l->op->name, l->op->name_len };
+    return (hs_str){ l->name, l->name_len };
+}
+
+static inline hs_str hs_wl_value(const hs_rw *rw, const hs_wline *l)
+{
+    if (l->state == HS_L_KEEP)
+        return rw->b->fields[l->orig].value;
+    if (l->op)
+        return (hs_str){ l->op->value, l->op->value_len };
+    return (hs_str){ l->value, l->value_len };
+}
 
 /* rewrite_values.c */
 void hs_rw_append(hs_rw *rw, const hs_op *op, bool merge, size_t first);

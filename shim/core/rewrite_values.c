@@ -17,12 +17,7 @@
 /* IO-CONTRACT.md "Bounds": edit runs only on values up to 8 KiB. */
 #define EDIT_MAX_VALUE 8192
 
-static hs_str value_of(const hs_rw *rw, const hs_wline *l)
-{
-    if (l->state == HS_L_KEEP)
-        return rw->b->fields[l->orig].value;
-    return (hs_str){ l->value, l->value_len };
-}
+#define value_of hs_wl_value
 
 static void set_value(hs_rw *rw, hs_wline *l, const char *v, size_t n)
 {
@@ -31,8 +26,12 @@ static void set_value(hs_rw *rw, hs_wline *l, const char *v, size_t n)
         l->name_len = (uint32_t)rw->b->fields[l->orig].name.len;
         l->name_ro = NULL;
         l->state = HS_L_REWRITE;
+    } else if (l->op) {
+        l->name = l->op->name;
+        l->name_len = (uint32_t)l->op->name_len;
+        l->name_ro = l->op->line_ro;
+        l->op = NULL;
     }
-    l->full = l->full_ro = NULL;
     l->value = v;
     l->value_len = (uint32_t)n;
     rw->dirty = true;
