@@ -63,9 +63,15 @@ def wait_port(port, proc, seconds):
     import socket
     end = time.time() + seconds
     while time.time() < end:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return True
+        try:   # answering HTTP, not just listening (Tomcat binds early)
+            s = socket.create_connection(("127.0.0.1", port), timeout=2)
+            try:
+                s.sendall(b"GET / HTTP/1.1\r\nHost: ready\r\nConnection: close\r\n\r\n")
+                if s.recv(16).startswith(b"HTTP/"):
+                    return True
+            finally:
+                s.close()
+            raise OSError("no HTTP answer yet")
         except OSError:
             if proc is not None and proc.poll() is not None:
                 return False
@@ -132,12 +138,12 @@ def check_custom(port, path="/index.html"):
     return H.expect_custom(r) + ([] if r.status == 200 else ["status %d" % r.status])
 
 
-def nginx_conf(scratch, port, docroot, env_lines):
+def nginx_conf(scratch, port, docroot, env_lines, daemon="off"):
     os.makedirs(os.path.join(scratch, "tmp"), exist_ok=True)
     conf = os.path.join(scratch, "nginx.conf")
     with open(conf, "w") as f:
         f.write("""worker_processes 1;
-daemon off;
+daemon %(daemon)s;
 user www-data;
 pid %(s)s/nginx.pid;
 error_log %(s)s/error.log warn;
@@ -153,7 +159,7 @@ http {
     scgi_temp_path %(s)s/tmp;
     server { listen 127.0.0.1:%(p)d; root %(d)s; }
 }
-""" % {"s": scratch, "p": port, "d": docroot, "env": env_lines})
+""" % {"s": scratch, "p": port, "d": docroot, "env": env_lines, "daemon": daemon})
     return conf
 
 
@@ -170,37 +176,54 @@ def read_pid(path, seconds=10):
 
 def nginx_upgrade(paths, docroot, scratch, with_env):
     """Start nginx under the launcher, binary-upgrade it, and fetch a page
-    served by the new master's worker. Returns that response."""
+    served by the new master's worker. Returns that response.
+
+    nginx refuses USR2 while its master's parent is the process that started
+    it ("the changing binary signal is ignored"), so this runs nginx as a
+    daemon, as production does, and signals the masters by their pid files."""
     port = free_port()
     env_lines = doc_block("4.", "nginx") if with_env else ""
     os.makedirs(scratch)
     os.chmod(scratch, 0o755)
-    conf = nginx_conf(scratch, port, docroot, env_lines)
-    env = {"PATH": BASE_PATH}
-    proc = run_server([paths.cmd, "-p", paths.policy, "--", "/usr/sbin/nginx", "-p", scratch,
-                       "-c", conf], env, port)
+    conf = nginx_conf(scratch, port, docroot, env_lines, daemon="on")
+    pidfile = os.path.join(scratch, "nginx.pid")
+    # Output to a file: the daemon keeps its standard error open, so a pipe
+    # would never reach end-of-file.
+    with open(os.path.join(scratch, "stderr.log"), "w+") as err:
+        r = subprocess.run([paths.cmd, "-p", paths.policy, "--", "/usr/sbin/nginx", "-p", scratch,
+                            "-c", conf], env={"PATH": BASE_PATH}, timeout=20,
+                           stdin=subprocess.DEVNULL, stdout=err, stderr=err)
+        err.seek(0)
+        old = read_pid(pidfile)
+        if r.returncode != 0 or old is None:
+            raise RuntimeError("nginx did not start: %s" % err.read()[-500:])
     new_pid = None
     try:
-        pidfile = os.path.join(scratch, "nginx.pid")
-        old = read_pid(pidfile)
+        if not wait_port(port, None, 10):
+            raise RuntimeError("nginx does not answer")
+        before = H.fetch(port, "GET", "/index.html")
+        if H.expect_custom(before):
+            raise RuntimeError("nginx not rewritten before the upgrade: %s" % H.expect_custom(before))
         os.kill(old, signal.SIGUSR2)
         end = time.time() + 10
         while time.time() < end and not os.path.exists(pidfile + ".oldbin"):
             time.sleep(0.1)
         new_pid = read_pid(pidfile)
         if new_pid is None or new_pid == old:
-            raise RuntimeError("binary upgrade did not start a new master")
+            with open(os.path.join(scratch, "error.log")) as f:
+                raise RuntimeError("binary upgrade did not start a new master: %s" % f.read()[-400:])
         time.sleep(0.5)
         os.kill(old, signal.SIGWINCH)      # old workers leave; the new ones serve
         time.sleep(1.0)
         return H.fetch(port, "GET", "/index.html")
     finally:
-        if new_pid:
-            try:
-                os.kill(new_pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-        stop(proc)
+        for pid in (new_pid, old):
+            if pid:
+                try:
+                    os.kill(pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
+        time.sleep(0.5)
 
 
 def run(res, build, top, docroot):
