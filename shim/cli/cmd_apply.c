@@ -273,9 +273,12 @@ static int replay(hs_conn *c, const hs_kernel *k, stdout_sink *sink,
             struct iovec iov = {piece + done, (size_t)got - done};
             ssize_t n = hs_io_writev(c, k, &iov, 1, 0);
             if (n <= 0) {
-                cli_err("apply: cannot write standard output: %s",
-                        strerror(sink->failed ? sink->err
-                                 : n < 0 ? (int)-n : EIO));
+                if (sink->failed)
+                    cli_err("apply: cannot write standard output: %s",
+                            strerror(sink->err));
+                else /* the sink takes everything: the engine refused */
+                    cli_err("apply: the engine refused the bytes: %s",
+                            strerror(n < 0 ? (int)-n : EIO));
                 rc = CLI_EXIT_IO;
                 break;
             }
