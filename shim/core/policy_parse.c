@@ -122,7 +122,10 @@ static void unknown_word(pfile *f, const hs_tok *t, const char *what,
 {
     char q[80], msg[200];
     const char *s = suggest(t, words, n);
-    if (s)
+    if (s && t->quoted && distance(t->text, t->len, s) == 0)
+        snprintf(msg, sizeof msg, "unknown %s %s (write it without quotes)",
+                 what, Q(q, t));
+    else if (s)
         snprintf(msg, sizeof msg, "unknown %s %s (did you mean '%s'?)", what,
                  Q(q, t), s);
     else
@@ -202,8 +205,15 @@ static bool is_guarded(const char *p, size_t n, bool glob)
 {
     static const char *const g[] = { "content-security-policy",
         "x-frame-options", "strict-transport-security" };
+    char low[128];
+    if (glob) {
+        if (n > sizeof low)
+            return false;
+        for (size_t i = 0; i < n; i++)
+            low[i] = (p[i] >= 'A' && p[i] <= 'Z') ? (char)(p[i] + 32) : p[i];
+    }
     for (size_t i = 0; i < COUNT(g); i++) {
-        if (glob ? hs_pol_glob(p, n, g[i], strlen(g[i]), true)
+        if (glob ? hs_pol_glob(low, n, g[i], strlen(g[i]), false)
                  : hs_pol_ieq(p, n, g[i], strlen(g[i])))
             return true;
     }
