@@ -11,6 +11,7 @@
  * depend on how the bytes were cut.
  */
 #include "cli.h"
+#include "http1_util.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -122,9 +123,7 @@ static bool is_token(const char *s)
     if (*s == '\0')
         return false;
     for (; *s; s++)
-        if (!strchr("!#$%&'*+-.^_`|~", *s) &&
-            !((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'z') ||
-              (*s >= 'A' && *s <= 'Z')))
+        if (!hs_http1_tchar[(unsigned char)*s])
             return false;
     return true;
 }
