@@ -117,6 +117,31 @@ START_TEST(held_bytes_are_flushed_at_exit)
 }
 END_TEST
 
+START_TEST(held_bytes_are_flushed_before_exec)
+{
+    /* The new image starts with fresh state: the held half block must be
+     * on the wire before it, and the new image must leave the rest (not a
+     * status line) alone. */
+    it_case c = {.name = "exec held", .req = REQ, .resp = PART1 PART2,
+                 .script = {"accept", "read read *", "out write - " PART1, "exec",
+                            "out write - " PART2},
+                 .unchanged = true, .must_contain = "Server: a"};
+    run(&c);
+}
+END_TEST
+
+START_TEST(new_image_after_exec_rewrites_on_an_inherited_fd)
+{
+    /* An inherited connection (exec, socket activation) is recognised
+     * lazily by its first output. */
+    it_case c = {.name = "exec", .req = REQ REQ, .resp = OK5("1") OK5("2"),
+                 .script = {"accept", "read read *", "out write - " OK5("1"), "exec",
+                            "out writev - " OK5("2")},
+                 .must_not_contain = "Server:"};
+    run(&c);
+}
+END_TEST
+
 START_TEST(write_from_a_signal_handler)
 {
     it_case c = {.name = "signal", .req = REQ,
@@ -182,6 +207,8 @@ int main(void)
     tcase_add_loop_test(tc, held_bytes_are_flushed_on_every_close, 0, 4);
     tcase_add_test(tc, held_bytes_are_flushed_on_shutdown);
     tcase_add_test(tc, held_bytes_are_flushed_at_exit);
+    tcase_add_test(tc, held_bytes_are_flushed_before_exec);
+    tcase_add_test(tc, new_image_after_exec_rewrites_on_an_inherited_fd);
     tcase_add_test(tc, write_from_a_signal_handler);
     tcase_add_test(tc, close_from_another_thread_while_a_write_is_blocked);
     suite_add_tcase(s, tc);

@@ -39,6 +39,8 @@
  *   exit N                      _exit(N) without closing anything
  *   libcexit                    exit(0): destructors run, nothing closed
  *   rename OLD NEW | closeall   log rotation; closefrom(3)
+ *   exec                        the rest of the script in a new image
+ *                               (hs_server --fd N ...), same connection
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -507,6 +509,21 @@ static void run(int from)
                 die("rename");
         } else if (!strcmp(verb, "closeall")) {
             closefrom(3);           /* the log's descriptor too */
+        } else if (!strcmp(verb, "exec")) {
+            /* the rest of the script in a new image of this program, on
+             * the same connection (held bytes must be flushed first) */
+            char fdarg[16];
+            snprintf(fdarg, sizeof fdarg, "%d", cur);
+            char **av = calloc((size_t)(ncmds - i) + 4, sizeof *av);
+            int k = 0;
+            av[k++] = "hs_server";
+            av[k++] = "--fd";
+            av[k++] = fdarg;
+            for (int j = i + 1; j < ncmds; j++)
+                av[k++] = cmds[j];
+            av[k] = NULL;
+            execv("/proc/self/exe", av);
+            die("execv");
         } else if (!strcmp(verb, "libcexit")) {
             exit(0);                /* destructors run, nothing closed */
         } else {
@@ -528,6 +545,8 @@ int main(int argc, char **argv)
             inetd = true;
         else if (!strcmp(argv[i], "--udp-to") && i + 1 < argc)
             udp_port = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--fd") && i + 1 < argc)
+            cur = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--unix") && i + 1 < argc)
             unix_path = argv[++i];
     }
@@ -536,6 +555,8 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     if (inetd) {
         cur = 1;                    /* the connection is 0, 1 and 2 */
+    } else if (cur >= 0) {
+        /* --fd: continuing after exec */
     } else if (unix_path) {
         struct sockaddr_un su = {.sun_family = AF_UNIX};
         snprintf(su.sun_path, sizeof su.sun_path, "%s", unix_path);
