@@ -86,7 +86,10 @@ static bool has_go_note(const elf_view *v, uint64_t off, uint64_t size)
                         ((descsz + 3) & ~3ull);
         if (name_at + namesz > size)
             break;
-        found = u32(v, nh.n_type) == GO_NOTE_TYPE && namesz == 3 &&
+        /* Go's linker writes the name "Go\0\0" with namesz 4
+         * (cmd/link ELF_NOTE_GO_NAME); the ELF convention is 3. */
+        found = u32(v, nh.n_type) == GO_NOTE_TYPE &&
+                (namesz == 3 || namesz == 4) &&
                 memcmp(buf + name_at, "Go", 3) == 0;
         if (next <= pos)
             break;

@@ -280,6 +280,7 @@ static const char *obstacle(const char *resolved, char *why, size_t why_len)
 static bool find_library(const char *argv0, char *out, size_t cap)
 {
     char self[PATH_MAX];
+    snprintf(out, cap, "no directory: cannot tell where %s is", argv0);
     ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
     if (n > 0) {
         self[n] = '\0';

@@ -137,12 +137,13 @@ END_TEST
 
 START_TEST(refuses_go_binary)
 {
-    /* Go's build-id note: name "Go", type 4, in .note.go.buildid. */
+    /* Go's build-id note as Go's linker writes it: name "Go\0\0" with
+     * namesz 4, type 4, in .note.go.buildid. */
     sh("printf '%s' > %s/go.c && cc -o %s/gobin %s/go.c",
        "struct note { unsigned namesz, descsz, type; char name[4]; char "
        "desc[8]; };\\n"
        "__attribute__((section(\".note.go.buildid\"), used, aligned(4))) "
-       "static const struct note go = { 3, 8, 4, \"Go\", \"buildid\" };\\n"
+       "static const struct note go = { 4, 8, 4, \"Go\", \"buildid\" };\\n"
        "int main(void) { return 0; }\\n",
        dir, dir, dir);
     run_result r = launch(NULL, "--", "./gobin", NULL);
