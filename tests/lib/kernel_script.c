@@ -496,6 +496,17 @@ void ks_events_describe(const ks_events *e, char *out, size_t cap)
     }
 }
 
+void ks_escape_at(const char *base, size_t off, size_t n, size_t max,
+                  char *out, size_t cap)
+{
+    ks_escape(base ? base + off : "", base ? n : 0, max, out, cap);
+}
+
+bool ks_same(const void *a, const void *b, size_t n)
+{
+    return n == 0 || memcmp(a, b, n) == 0;
+}
+
 void ks_escape(const char *p, size_t n, size_t max, char *out, size_t cap)
 {
     size_t o = 0;
@@ -785,13 +796,13 @@ char *ks_oracle_build(const ks_run *r, ks_oracle *o)
         err = ks_msg("flush after byte-at-a-time returned %d", fr);
     hs_conn_free(c);
     if (!err && (ks.wire.len != o->wire.len ||
-                 memcmp(ks.wire.p, o->wire.p, o->wire.len) != 0)) {
+                 !ks_same(ks.wire.p, o->wire.p, o->wire.len))) {
         size_t d = 0;
         while (d < ks.wire.len && d < o->wire.len && ks.wire.p[d] == o->wire.p[d])
             d++;
         char a[200], b[200];
-        ks_escape(o->wire.p + d, o->wire.len - d, 40, a, sizeof a);
-        ks_escape(ks.wire.p + d, ks.wire.len - d, 40, b, sizeof b);
+        ks_escape_at(o->wire.p, d, o->wire.len - d, 40, a, sizeof a);
+        ks_escape_at(ks.wire.p, d, ks.wire.len - d, 40, b, sizeof b);
         err = ks_msg("one call and one byte per call put different bytes on "
                      "the wire: %zu vs %zu bytes, first difference at %zu: "
                      "one call \"%s\", bytes \"%s\"", o->wire.len,
@@ -892,15 +903,16 @@ char *ks_app_run(const ks_run *r, ks_kernel *ks, const ks_oracle *o,
             KS_FAIL("rule 2: short count although the kernel took all it "
                     "was offered");
         else if (W > o->wire.len ||
-                 memcmp(ks->wire.p + checked, o->wire.p + checked,
-                        W - checked) != 0) {
+                 (W > checked &&
+                  memcmp(ks->wire.p + checked, o->wire.p + checked,
+                         W - checked) != 0)) {
             size_t d = checked;
             while (d < W && d < o->wire.len && ks->wire.p[d] == o->wire.p[d])
                 d++;
             char a[200], b[200];
-            ks_escape(o->wire.p + d, d < o->wire.len ? o->wire.len - d : 0,
+            ks_escape_at(o->wire.p, d, d < o->wire.len ? o->wire.len - d : 0,
                       48, a, sizeof a);
-            ks_escape(ks->wire.p + d, W - d, 48, b, sizeof b);
+            ks_escape_at(ks->wire.p, d, W - d, 48, b, sizeof b);
             KS_FAIL("wire differs from the transform at byte %zu: expected "
                     "\"%s\", got \"%s\"", d, a, b);
         } else if (W < o->release[np])
@@ -983,14 +995,14 @@ char *ks_app_run(const ks_run *r, ks_kernel *ks, const ks_oracle *o,
             err = ks_fail(r, ks, mark, callno, p, 0, fr,
                           "still owes bytes after a successful flush");
         else if (ks->wire.len != o->wire.len ||
-                 memcmp(ks->wire.p, o->wire.p, o->wire.len) != 0) {
+                 !ks_same(ks->wire.p, o->wire.p, o->wire.len)) {
             size_t d = 0;
             while (d < ks->wire.len && d < o->wire.len &&
                    ks->wire.p[d] == o->wire.p[d])
                 d++;
             char a[200], b[200];
-            ks_escape(o->wire.p + d, o->wire.len - d, 48, a, sizeof a);
-            ks_escape(ks->wire.p + d, ks->wire.len - d, 48, b, sizeof b);
+            ks_escape_at(o->wire.p, d, o->wire.len - d, 48, a, sizeof a);
+            ks_escape_at(ks->wire.p, d, ks->wire.len - d, 48, b, sizeof b);
             err = ks_fail(r, ks, mark, callno, p, 0, fr,
                           "after the flush the wire has %zu bytes, the "
                           "transform %zu; first difference at %zu: expected "

@@ -220,6 +220,13 @@ void ks_oracle_free(ks_oracle *o);
 char *ks_app_run(const ks_run *r, ks_kernel *ks, const ks_oracle *o,
                  ks_events *events);
 
+/* ks_escape of base[off..off+n), base possibly NULL (then n is 0). */
+void ks_escape_at(const char *base, size_t off, size_t n, size_t max,
+                  char *out, size_t cap);
+
+/* memcmp that allows NULL with n == 0 (empty buffers have no pointer). */
+bool ks_same(const void *a, const void *b, size_t n);
+
 /* Formats bytes for messages: printable ASCII as is, others as \xNN, at
  * most max input bytes. */
 void ks_escape(const char *p, size_t n, size_t max, char *out, size_t cap);

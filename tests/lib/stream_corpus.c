@@ -548,6 +548,17 @@ static void sc_h2(sc_stream *s)
     s->opaque = true;
 }
 
+/* Starts like a status line and is not one: passes through, and whether
+ * the application wrote "HTTP/" alone must not matter. */
+static void sc_almost_status(sc_stream *s)
+{
+    sc_req(s, "GET", "/a", "example.com",
+           "GET /a HTTP/1.1" CRLF "Host: example.com" CRLF CRLF);
+    sc_body(s, "HTTP/add 200 OK" CRLF "Server: s" CRLF "Content-Length: 0"
+               CRLF CRLF);
+    s->opaque = true;
+}
+
 static void sc_binary(sc_stream *s)
 {
     sc_body_random(s, 700, 99);
@@ -589,6 +600,7 @@ static const sc_entry sc_entries[] = {
     {"oversize", sc_oversize},
     {"tls-records", sc_tls_records},
     {"h2-preface", sc_h2},
+    {"almost-status", sc_almost_status},
     {"binary", sc_binary},
 };
 

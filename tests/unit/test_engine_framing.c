@@ -85,14 +85,14 @@ static void run_stream(const sc_stream *s, const hs_engine_config *cfg,
 static void assert_wire(const sc_stream *s, const char *how, const hs_buf *got,
                         const hs_buf *exp)
 {
-    if (got->len == exp->len && memcmp(got->p, exp->p, exp->len) == 0)
+    if (got->len == exp->len && ks_same(got->p, exp->p, exp->len))
         return;
     size_t d = 0;
     while (d < got->len && d < exp->len && got->p[d] == exp->p[d])
         d++;
     char a[400], b[400];
-    ks_escape(exp->p + d, exp->len - d, 100, a, sizeof a);
-    ks_escape(got->p + d, got->len - d, 100, b, sizeof b);
+    ks_escape_at(exp->p, d, exp->len - d, 100, a, sizeof a);
+    ks_escape_at(got->p, d, got->len - d, 100, b, sizeof b);
     ck_abort_msg("%s (%s): wire differs at byte %zu (%zu vs %zu expected): "
                  "expected \"%s\", got \"%s\"", s->name, how, d, got->len,
                  exp->len, a, b);
@@ -481,6 +481,46 @@ START_TEST(test_chunk_error_after_block)
         expect_desync(&s, &ev, (hs_desync_mode)mode, true);
         sc_free(&s);
     }
+}
+END_TEST
+
+/* A connection whose first bytes are not a status line is not HTTP and
+ * passes through; whether that is a desync (and, in close mode, a
+ * shutdown of the reading side) must not depend on whether the
+ * application wrote "HTTP/" in a call of its own. Found by fuzz_engine:
+ * one call gives no event, "HTTP/" then the rest gives DESYNC with
+ * shutdown_read. */
+START_TEST(test_not_http_same_events_any_split)
+{
+    static const char data[] = "HTTP/add 200 OK" CRLF "Content-Length: 0" CRLF
+                               CRLF;
+    hs_engine_config cfg = config(HS_DESYNC_CLOSE, 0);
+    ks_events ev[2];
+    for (int split = 0; split < 2; split++) {
+        ks_kernel ks;
+        ks_init(&ks);
+        memset(&ev[split], 0, sizeof ev[split]);
+        hs_conn *c = hs_conn_new(&cfg, -1, false, &ev[split]);
+        static const char req[] = "GET / HTTP/1.1" CRLF "Host: h" CRLF CRLF;
+        hs_conn_read(c, req, sizeof req - 1);
+        size_t first = split ? 5 : sizeof data - 1;
+        struct iovec a = {(void *)data, first};
+        ck_assert_int_eq(hs_io_writev(c, &ks.k, &a, 1, 0), first);
+        if (split) {
+            struct iovec b = {(void *)(data + 5), sizeof data - 1 - 5};
+            ck_assert_int_eq(hs_io_writev(c, &ks.k, &b, 1, 0), b.iov_len);
+        }
+        ck_assert_int_eq(hs_io_flush(c, &ks.k, 100), 0);
+        ck_assert(ks.wire.len == sizeof data - 1 &&
+                  ks_same(ks.wire.p, data, sizeof data - 1));
+        hs_conn_free(c);
+        ks_free(&ks);
+    }
+    char a[300], b[300];
+    ks_events_describe(&ev[0], a, sizeof a);
+    ks_events_describe(&ev[1], b, sizeof b);
+    ck_assert_msg(strcmp(a, b) == 0, "one call: [%s]; \"HTTP/\" then the "
+                  "rest: [%s]", a, b);
 }
 END_TEST
 
@@ -1004,6 +1044,7 @@ static Suite *framing_suite(void)
     tcase_add_test(a, test_identical_lengths);
     tcase_add_test(a, test_head_answered_with_body);
     tcase_add_test(a, test_chunk_error_after_block);
+    tcase_add_test(a, test_not_http_same_events_any_split);
     tcase_add_test(a, test_max_header);
     tcase_add_test(a, test_request_unframeable);
     tcase_add_test(a, test_queue_bound);

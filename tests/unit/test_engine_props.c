@@ -140,14 +140,14 @@ START_TEST(test_transform_is_expected)
                                       &exp, &nchanged, why, sizeof why),
                           "%s", why);
             if (exp.len != f.o.wire.len ||
-                memcmp(exp.p, f.o.wire.p, exp.len) != 0) {
+                !ks_same(exp.p, f.o.wire.p, exp.len)) {
                 size_t d = 0;
                 while (d < exp.len && d < f.o.wire.len &&
                        exp.p[d] == f.o.wire.p[d])
                     d++;
                 char a[300], b[300];
-                ks_escape(exp.p + d, exp.len - d, 80, a, sizeof a);
-                ks_escape(f.o.wire.p + d, f.o.wire.len - d, 80, b, sizeof b);
+                ks_escape_at(exp.p, d, exp.len - d, 80, a, sizeof a);
+                ks_escape_at(f.o.wire.p, d, f.o.wire.len - d, 80, b, sizeof b);
                 ck_abort_msg("%s (%s): wire differs from the expectation at "
                              "byte %zu of %zu/%zu: expected \"%s\", got \"%s\"",
                              f.s.name, mode ? "passthrough" : "close", d,

@@ -95,13 +95,13 @@ static void rp_expect_wire(replay *r)
     ck_assert_msg(sc_expected(&r->s, policy, &cfg.rewrite, false, -1, &exp,
                               &nchanged, why, sizeof why), "%s", why);
     if (exp.len != r->ks.wire.len ||
-        memcmp(exp.p, r->ks.wire.p, exp.len) != 0) {
+        !ks_same(exp.p, r->ks.wire.p, exp.len)) {
         size_t d = 0;
         while (d < exp.len && d < r->ks.wire.len && exp.p[d] == r->ks.wire.p[d])
             d++;
         char a[300], b[300];
-        ks_escape(exp.p + d, exp.len - d, 80, a, sizeof a);
-        ks_escape(r->ks.wire.p + d, r->ks.wire.len - d, 80, b, sizeof b);
+        ks_escape_at(exp.p, d, exp.len - d, 80, a, sizeof a);
+        ks_escape_at(r->ks.wire.p, d, r->ks.wire.len - d, 80, b, sizeof b);
         ck_abort_msg("%s: wire differs at %zu (%zu vs %zu expected): "
                      "expected \"%s\", got \"%s\"", r->s.name, d,
                      r->ks.wire.len, exp.len, a, b);
@@ -526,7 +526,7 @@ static void opaque(const char *name, const char *req, size_t req_len,
             p += k;
         }
         ck_assert_int_eq(hs_io_flush(c, &ks.k, 100), 0);
-        ck_assert_msg(ks.wire.len == n && memcmp(ks.wire.p, data, n) == 0,
+        ck_assert_msg(ks.wire.len == n && ks_same(ks.wire.p, data, n),
                       "%s (split %d): not byte-identical", name, how);
         ck_assert_msg(ks_count(&ev, HS_EVENT_REWRITE) == 0, "%s rewritten",
                       name);
