@@ -284,15 +284,27 @@ def _absent(r, problems, names):
             problems.append("%s should be absent, got %r" % (n, r.get(n)))
 
 
+HSTS = "max-age=63072000"
+
+
+def expect_auto_tls(r):
+    """`auto` with HEADERSHIM_TLS=on (TLS terminated in front): HSTS on every
+    response, 304s and responses without a Content-Type included, and the
+    website CSP's defaulted value gains upgrade-insecure-requests."""
+    return expect_auto(r, tls=True)
+
+
 def expect_auto(r, tls=False):
-    """Problems with a response served under the `auto` preset (plain HTTP)."""
+    """Problems with a response served under the `auto` preset."""
     problems = []
     _check_common(r, problems, tls)
     cls = auto_class(r.media_type())
+    if tls:
+        _want(r, problems, "strict-transport-security", HSTS)
     if r.status == 304:
         # Removes and sets as usual, but no default header (RFC 9111 4.3.4).
-        _absent(r, problems, ALL_DEFAULTED + ("cache-control",) if cls == "api"
-                else ALL_DEFAULTED)
+        defaulted = tuple(h for h in ALL_DEFAULTED if h != "strict-transport-security" or not tls)
+        _absent(r, problems, defaulted + ("cache-control",) if cls == "api" else defaulted)
         if cls != "none":
             _want(r, problems, "x-content-type-options", "nosniff")
         if cls == "website":
@@ -302,6 +314,8 @@ def expect_auto(r, tls=False):
         return problems
     if cls == "website":
         for k, v in WEBSITE.items():
+            if tls and k == "content-security-policy":
+                v += "; upgrade-insecure-requests"
             _want(r, problems, k, v)
     elif cls == "api":
         for k, v in API.items():
@@ -310,11 +324,12 @@ def expect_auto(r, tls=False):
                               "cross-origin-opener-policy"))
     elif cls == "static":
         _want(r, problems, "x-content-type-options", "nosniff")
-        _absent(r, problems, ALL_DEFAULTED)
+        _absent(r, problems, [h for h in ALL_DEFAULTED if h != "strict-transport-security" or not tls])
         if r.get("cache-control") == "no-store":
             problems.append("static response got Cache-Control: no-store")
     else:
-        _absent(r, problems, ("x-content-type-options",) + ALL_DEFAULTED)
+        _absent(r, problems, [h for h in ("x-content-type-options",) + ALL_DEFAULTED
+                              if h != "strict-transport-security" or not tls])
     return problems
 
 
