@@ -201,7 +201,12 @@ void hs_fd_closing(int fd)
         }
         hs_track_release(t);
     }
-    hs_fd_forget(fd);
+    /* An IGNORE verdict survives the close: the number's next owner is a
+     * file or pipe again (a read() of a static file would otherwise cost a
+     * getsockopt per request), or comes from accept, socket, dup* or
+     * SCM_RIGHTS, which all set the slot themselves. */
+    if (hs_fd_peek(fd) != HS_SLOT_IGNORE)
+        hs_fd_forget(fd);
 }
 
 void hs_track_maybe_forget(hs_track *t)

@@ -167,9 +167,32 @@ HS_EXPORT ssize_t __recvfrom_chk(int fd, void *buf, size_t n, size_t buflen,
     return r;
 }
 
+/* Descriptors received with SCM_RIGHTS (Node's cluster hands accepted
+ * connections to workers this way) are new to us whatever their number
+ * held before. */
+static void forget_received_fds(struct msghdr *m)
+{
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(m); c; c = CMSG_NXTHDR(m, c)) {
+        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+            continue;
+        size_t n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        const unsigned char *p = CMSG_DATA(c);
+        for (size_t i = 0; i < n; i++) {
+            int rfd;
+            memcpy(&rfd, p + i * sizeof rfd, sizeof rfd);
+            hs_fd_forget(rfd);
+        }
+    }
+}
+
 HS_EXPORT ssize_t recvmsg(int fd, struct msghdr *m, int flags)
 {
     ssize_t r = REAL(recvmsg, hs_sys(SYS_recvmsg, fd, m, flags), fd, m, flags);
+    if (r >= 0 && m->msg_controllen > 0 && shim_active()) {
+        int saved = errno;
+        forget_received_fds(m);
+        errno = saved;
+    }
     if (r > 0 && !(flags & MSG_PEEK) && shim_active() &&
         m->msg_iovlen <= 0x7fffffff)
         hs_in_feed(fd, m->msg_iov, (int)m->msg_iovlen, (size_t)r);

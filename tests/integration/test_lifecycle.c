@@ -142,6 +142,16 @@ START_TEST(new_image_after_exec_rewrites_on_an_inherited_fd)
 }
 END_TEST
 
+START_TEST(connection_received_by_scm_rights)
+{
+    it_case c = {.name = "handoff", .req = REQ, .resp = PART1 PART2,
+                 .script = {"handoff", "read read *", "out write - " PART1,
+                            "out write - " PART2},
+                 .must_not_contain = "Server:"};
+    run(&c);
+}
+END_TEST
+
 START_TEST(write_from_a_signal_handler)
 {
     it_case c = {.name = "signal", .req = REQ,
@@ -209,6 +219,7 @@ int main(void)
     tcase_add_test(tc, held_bytes_are_flushed_at_exit);
     tcase_add_test(tc, held_bytes_are_flushed_before_exec);
     tcase_add_test(tc, new_image_after_exec_rewrites_on_an_inherited_fd);
+    tcase_add_test(tc, connection_received_by_scm_rights);
     tcase_add_test(tc, write_from_a_signal_handler);
     tcase_add_test(tc, close_from_another_thread_while_a_write_is_blocked);
     suite_add_tcase(s, tc);

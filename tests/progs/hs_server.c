@@ -39,6 +39,9 @@
  *   exit N                      _exit(N) without closing anything
  *   libcexit                    exit(0): destructors run, nothing closed
  *   rename OLD NEW | closeall   log rotation; closefrom(3)
+ *   handoff                     accept in this process, run the rest in a
+ *                               forked worker that receives the connection
+ *                               by SCM_RIGHTS (Node's cluster)
  *   exec                        the rest of the script in a new image
  *                               (hs_server --fd N ...), same connection
  */
@@ -329,6 +332,65 @@ __attribute__((noinline)) static void vfork_exec(void)
     waitpid(p, &st, 0);
 }
 
+static void run(int from);
+
+/* Node's cluster: the parent accepts and hands the connection to a worker
+ * with SCM_RIGHTS. The worker first leaves an IGNORE verdict on the number
+ * the connection will get (a write to /dev/null), so a stale verdict would
+ * show. */
+static void handoff(int i)
+{
+    int sp[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM, 0, sp) != 0)
+        die("socketpair");
+    pid_t p = fork();
+    if (p < 0)
+        die("fork");
+    char ctl[CMSG_SPACE(sizeof(int))];
+    char byte = 'x';
+    struct iovec v = {&byte, 1};
+    struct msghdr m;
+    memset(&m, 0, sizeof m);
+    m.msg_iov = &v;
+    m.msg_iovlen = 1;
+    m.msg_control = ctl;
+    m.msg_controllen = sizeof ctl;
+    if (p == 0) {
+        close(sp[0]);
+        int f = open("/dev/null", O_WRONLY);
+        if (f < 0 || write(f, "HTTP/1.1 200 OK\r\n", 17) != 17)
+            die("/dev/null");
+        close(f);
+        if (recvmsg(sp[1], &m, 0) != 1)
+            die("recvmsg");
+        struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+        if (!c || c->cmsg_type != SCM_RIGHTS)
+            die("no fd received");
+        memcpy(&cur, CMSG_DATA(c), sizeof cur);
+        close(sp[1]);
+        run(i + 1);
+        close(cur);
+        exit(0);
+    }
+    close(sp[1]);
+    cur = accept(lfd, NULL, NULL);
+    if (cur < 0)
+        die("accept");
+    memset(ctl, 0, sizeof ctl);
+    struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(c), &cur, sizeof cur);
+    if (sendmsg(sp[0], &m, 0) != 1)
+        die("sendmsg");
+    close(cur);
+    int st;
+    waitpid(p, &st, 0);
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+        _exit(4);
+}
+
 static const char *sig_data;
 static size_t sig_len;
 static void on_signal(int sig)
@@ -509,6 +571,9 @@ static void run(int from)
                 die("rename");
         } else if (!strcmp(verb, "closeall")) {
             closefrom(3);           /* the log's descriptor too */
+        } else if (!strcmp(verb, "handoff")) {
+            handoff(i);
+            return;
         } else if (!strcmp(verb, "exec")) {
             /* the rest of the script in a new image of this program, on
              * the same connection (held bytes must be flushed first) */
