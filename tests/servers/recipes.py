@@ -240,6 +240,34 @@ def run(res, build, top, docroot):
         except Exception as e:   # a recipe test must report, never abort the matrix
             res.check("recipes/" + name, ["%s: %s" % (type(e).__name__, e)])
 
+    # Report mode: no byte changes, one report line per response it would change.
+    def report():
+        s = scratch("report")
+        log = os.path.join(s, "report.log")
+        port = free_port()
+        proc = run_server([os.path.join(build, "headershim"), "--report", "--log", "info",
+                           "--log-file", log, "--"] + http_server(port, docroot),
+                          {"PATH": BASE_PATH}, port)
+        try:
+            r = H.fetch(port, "GET", "/index.html")
+            # Identical report lines are written once a minute, and the
+            # readiness probe already made the text/html one: JSON is new.
+            rj = H.fetch(port, "GET", "/data.json")
+        finally:
+            stop(proc)
+        problems = H.expect_untouched(r) + H.expect_untouched(rj)
+        if r.get("server") is None or rj.get("server") is None:
+            problems.append("report mode removed Server")
+        with open(log) as f:
+            lines = f.read().splitlines()
+        for typ, path in (("text/html", None), ("application/json", "/data.json")):
+            if not any('"event":"report"' in ln and '"type":"%s"' % typ in ln and
+                       '"removed":["Server"]' in ln and (path is None or '"path":"%s"' % path in ln)
+                       for ln in lines):
+                problems.append("no report line for %s in %r" % (typ, lines[-5:]))
+        return problems
+    attempt("report mode changes nothing and logs what it would change", report)
+
     # 2. Plain LD_PRELOAD, under env -i.
     def plain():
         s = scratch("plain")
