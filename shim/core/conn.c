@@ -262,15 +262,14 @@ void hs_conn_decide(hs_conn *c, const char *bytes, size_t len, hs_decision *d)
     }
 }
 
-/* The block is committed: it went out, or is owed in full. Pairs it with
- * its request and reports it. The caller sets the framing state first;
- * popping a request may resume a paused read side, which may desync. */
+/* The block is committed: it went out, or is owed in full. Reports it,
+ * then pairs it with its request. Reporting comes first: the event points
+ * into the block and into the request's kept head, which the pairing
+ * frees. The caller releases held block bytes before this (popping a
+ * request may resume a paused read side, which may desync and would send
+ * held bytes). */
 void hs_conn_commit_block(hs_conn *c, hs_decision *d, bool report)
 {
-    if (d->framing.kind != HS_BODY_INTERIM) {
-        c->responses++;
-        hs_conn_pop_request(c, d->framing.kind == HS_BODY_TUNNEL);
-    }
     switch (d->rw) {
     case HS_REWRITE_CHANGED:
         hs_conn_emit(c, report ? HS_EVENT_REPORT : HS_EVENT_REWRITE, NULL,
@@ -287,5 +286,9 @@ void hs_conn_commit_block(hs_conn *c, hs_decision *d, bool report)
         break;
     default:
         break;
+    }
+    if (d->framing.kind != HS_BODY_INTERIM) {
+        c->responses++;
+        hs_conn_pop_request(c, d->framing.kind == HS_BODY_TUNNEL);
     }
 }

@@ -244,11 +244,12 @@ static hs_plan_result plan_block(hs_conn *c, const hs_appv *a, size_t pos,
 {
     size_t rest = a->total - pos;
     if (!hs_first_bytes_could_be_status(c, a, pos)) {
-        if (c->responses == 0 && c->held.len == 0) {
+        if (c->responses == 0) {
             /* Not an HTTP/1 response stream (TLS, HTTP/2, a client):
-             * pass through for good, silently. */
+             * pass through for good, silently, held bytes first. */
             c->fr.ostate = HS_OUT_PASSTHROUGH;
             c->istate = HS_IN_OFF;
+            hs_conn_release_held(c);
         } else {
             hs_conn_desync(c, HS_EVENT_DESYNC,
                            "no status line where a response should start");
@@ -319,7 +320,8 @@ again:
     s->d = d;
     *o = (hs_outv){.c = c};
     s->owed = c->pend.len - c->pend_off;
-    outv_add(o, c->pend.p + c->pend_off, s->owed);
+    if (s->owed)
+        outv_add(o, c->pend.p + c->pend_off, s->owed);
     s->gate = gate;
     if (gate)
         pos++;
@@ -344,12 +346,16 @@ again:
     if (pos < a->total && s->fr_end.ostate != HS_OUT_HEADER) {
         bool bad = false;
         s->span = hs_frame_advance(&s->fr_end, a, pos, a->total - pos, &bad);
-        if (bad) {
-            /* RFC 9112 7.1 broken: where the body ends is unknown. */
-            hs_conn_unhold(c, s->held_before);
+        if (bad && !s->block && s->span == 0) {
+            /* RFC 9112 7.1 broken right here: where the body ends is
+             * unknown, so these bytes and all after them pass unchanged. */
             hs_conn_desync(c, HS_EVENT_DESYNC, "invalid chunked framing");
             goto again;
         }
+        /* Broken further on: this step ends where the framing broke (the
+         * decoder keeps its error), and the next step desyncs there, so
+         * the outcome is the same however the application split its
+         * writes. */
         outv_add_app(o, a, pos, s->span);
     }
 }
@@ -501,7 +507,8 @@ writev_steps(hs_conn *c, const hs_kernel *k, const struct iovec *iov,
         /* The kernel was short. Inside owed or rewritten bytes a blocking
          * socket keeps going, as write itself would (rule 5). */
         bool in_block = c->gate || c->pend_off < c->pend.len;
-        if (in_block && kk > 0 && hs_kernel_blocking(k, flags))
+        if (kk > 0 && (in_block || acked == 0) &&
+            hs_kernel_blocking(k, flags))
             continue;
         return acked ? (ssize_t)acked : -EAGAIN;
     }
@@ -516,6 +523,14 @@ ssize_t hs_io_writev(hs_conn *c, const hs_kernel *k, const struct iovec *iov,
     bool nothing_owed = !c->gate && c->pend_off == c->pend.len;
     if (nothing_owed && c->fr.ostate == HS_OUT_PASSTHROUGH)
         return k->sendv(k->ctx, iov, iovcnt, flags);
+    if (c->cfg->report) {
+        /* Rule 11: the call goes to the kernel unchanged; the engine reads
+         * a copy of what it accepted. */
+        ssize_t r = k->sendv(k->ctx, iov, iovcnt, flags);
+        if (r > 0)
+            hs_io_observe(c, iov, iovcnt, (size_t)r);
+        return r;
+    }
     size_t total = hs_iov_total(iov, iovcnt);
     if (total == 0)
         return k->sendv(k->ctx, iov, iovcnt, flags);

@@ -108,28 +108,25 @@ static ssize_t io_blind(hs_conn *c, const hs_kernel *k, int in_fd, void *off,
 {
     if (count == 0 || hs_conn_is_passthrough(c))
         return fn(k, in_fd, off, count, flags);
-    if (c->gate) {
-        /* Rule 4 expects the block's last byte again; a body instead
-         * means the application saw things differently. */
-        c->gate = false;
-        hs_conn_desync(c, HS_EVENT_DESYNC,
-                       "body sent where the block's last byte was due");
+    if (c->cfg->report) {
+        ssize_t r = fn(k, in_fd, off, count, flags);
+        if (r > 0)
+            hs_io_observe_blind(c, (size_t)r);
+        return r;
     }
-    if (c->held.len && c->fr.ostate != HS_OUT_HEADER)
-        hs_conn_release_held(c);
     size_t acked = 0;
     while (acked < count) {
-        int sflags = (flags & SPLICE_F_NONBLOCK) ? MSG_DONTWAIT : 0;
-        ssize_t r = send_owed(c, k, sflags);
-        if (r < 0)
-            return acked ? (ssize_t)acked : r;
-        uint64_t blind = hs_blind_bytes(c);
-        if (blind == 0) {
-            ssize_t w = from_file ? file_as_write(c, k, in_fd, off, count - acked)
-                                  : -ENOSYS;
+        /* Bytes that must be looked at: a header block (a pre-rendered
+         * response in a file), chunk framing, or the block's last byte
+         * that rule 4 expects again. From a file they are read and go
+         * through the write path; from a pipe they cannot be, so they
+         * go out unchanged and HTTP parsing ends there. */
+        if (c->gate || hs_blind_bytes(c) == 0) {
+            ssize_t w = from_file
+                            ? file_as_write(c, k, in_fd, off, count - acked)
+                            : -ENOSYS;
             if (w == -ENOSYS) {
-                /* Cannot look at the bytes (a pipe, or no file offset):
-                 * they go out unchanged and HTTP parsing ends here. */
+                c->gate = false;
                 hs_conn_desync(c, HS_EVENT_DESYNC,
                                "header bytes sent from a file or pipe");
                 continue;
@@ -139,6 +136,11 @@ static ssize_t io_blind(hs_conn *c, const hs_kernel *k, int in_fd, void *off,
             acked += (size_t)w;
             continue;
         }
+        int sflags = (flags & SPLICE_F_NONBLOCK) ? MSG_DONTWAIT : 0;
+        ssize_t r = send_owed(c, k, sflags);
+        if (r < 0)
+            return acked ? (ssize_t)acked : r;
+        uint64_t blind = hs_blind_bytes(c);
         size_t n = count - acked;
         if (blind < n)
             n = (size_t)blind;

@@ -24,8 +24,10 @@ void hs_io_observe(hs_conn *c, const struct iovec *iov, int iovcnt,
             continue;
         }
         if (!hs_first_bytes_could_be_status(c, &a, pos)) {
-            if (c->responses == 0 && c->held.len == 0)
+            if (c->responses == 0) {
                 c->fr.ostate = HS_OUT_PASSTHROUGH;
+                hs_conn_unhold(c, 0);
+            }
             else
                 hs_conn_desync(c, HS_EVENT_DESYNC,
                                "no status line where a response should start");
