@@ -219,7 +219,7 @@ static void read_response(int fd, const char *marker, int verbose, counts *c)
     c->bytes += (long)total;
     if (strncmp(buf, "HTTP/1.1 200 ", 13) == 0)
         c->status200++;
-    if (marker && strstr(buf, marker))
+    if (marker && strcasestr(buf, marker))
         c->marker++;
     if (strcasestr(buf, "\r\nServer:"))
         c->server_header++;
