@@ -1,9 +1,108 @@
 /*
  * http1_framing.c - how the body after a response header block is framed
  * (IO-CONTRACT.md "Framing", RFC 9112 6.3), and whether the connection
- * carries anything after it (RFC 9112 9.3, 9.6).
+ * carries anything after it (RFC 9112 9.3, 9.6). Also the comma-list and
+ * Content-Length helpers of http1_util.h, which requests share.
  */
 #include "http1_util.h"
+
+#include <string.h>
+
+/* ---------------------------------------------------------------------
+ * Lists and fields (http1_util.h)
+ * --------------------------------------------------------------------- */
+
+bool hs_http1_list_next(hs_str list, size_t *pos, hs_str *elem)
+{
+    /* *pos <= len: the next element starts there; len + 1: exhausted. So
+     * "" is one empty element and "a," two elements, the second empty. */
+    if (*pos > list.len)
+        return false;
+    size_t rest = list.len - *pos;
+    const char *start = rest ? list.p + *pos : list.p;
+    const char *comma = rest ? memchr(start, ',', rest) : NULL;
+    size_t n = comma ? (size_t)(comma - start) : rest;
+    *elem = hs_str_trim((hs_str){start, n});
+    *pos = comma ? *pos + n + 1 : list.len + 1;
+    return true;
+}
+
+bool hs_http1_list_has(hs_str list, const char *token, size_t token_len)
+{
+    size_t pos = 0;
+    hs_str e;
+    while (hs_http1_list_next(list, &pos, &e))
+        if (hs_str_ieq(e, token, token_len))
+            return true;
+    return false;
+}
+
+int hs_http1_find(const hs_field *fields, size_t nfields, const char *name,
+                  size_t name_len, size_t from)
+{
+    for (size_t i = from; i < nfields; i++)
+        if (fields[i].name.len == name_len &&
+            hs_http1_ieq(fields[i].name.p, name, name_len))
+            return (int)i;
+    return -1;
+}
+
+bool hs_http1_fields_last_is(const hs_field *fields, size_t nfields,
+                             const char *name, size_t name_len,
+                             const char *token, size_t token_len)
+{
+    /* The last non-empty element over all lines of the name, in order
+     * (RFC 9110 5.3: several lines of one name are one comma list). */
+    hs_str last = {NULL, 0};
+    for (int i = hs_http1_find(fields, nfields, name, name_len, 0); i >= 0;
+         i = hs_http1_find(fields, nfields, name, name_len, (size_t)i + 1)) {
+        size_t pos = 0;
+        hs_str e;
+        while (hs_http1_list_next(fields[i].value, &pos, &e))
+            if (e.len)
+                last = e;
+    }
+    return last.p && hs_str_ieq(last, token, token_len);
+}
+
+/* 2^63 - 1: curl, browsers and Node keep a length in a signed 64-bit
+ * integer; beyond it they disagree, so it is invalid here. */
+#define CL_MAX ((uint64_t)INT64_MAX)
+
+hs_http1_cl hs_http1_content_length(const hs_field *fields, size_t nfields,
+                                    size_t from, uint64_t *length)
+{
+    bool seen = false;
+    uint64_t value = 0;
+    for (int i = hs_http1_find(fields, nfields, "content-length", 14, from);
+         i >= 0;
+         i = hs_http1_find(fields, nfields, "content-length", 14,
+                           (size_t)i + 1)) {
+        size_t pos = 0;
+        hs_str e;
+        while (hs_http1_list_next(fields[i].value, &pos, &e)) {
+            if (e.len == 0)
+                return HS_HTTP1_CL_INVALID;
+            uint64_t v = 0;
+            for (size_t k = 0; k < e.len; k++) {
+                unsigned d = (unsigned char)e.p[k] - '0';
+                if (d > 9)
+                    return HS_HTTP1_CL_INVALID;
+                if (v > (CL_MAX - d) / 10)
+                    return HS_HTTP1_CL_INVALID;
+                v = v * 10 + d;
+            }
+            if (seen && v != value)
+                return HS_HTTP1_CL_CONFLICT;
+            seen = true;
+            value = v;
+        }
+    }
+    if (!seen)
+        return HS_HTTP1_CL_NONE;
+    *length = value;
+    return HS_HTTP1_CL_OK;
+}
 
 /* close_after: "Connection: close" (RFC 9112 9.6), or an HTTP/1.0 response
  * that does not ask for keep-alive (RFC 9112 9.3: 1.0 is not persistent by

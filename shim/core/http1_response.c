@@ -1,8 +1,8 @@
 /*
  * http1_response.c - response header blocks: where one ends, what its status
  * line and field lines are, and whether it is unambiguous (IO-CONTRACT.md,
- * "A block is rewritten only if it is unambiguous"). Plus the small list and
- * Content-Length helpers of http1_util.h that the other http1 files share.
+ * "A block is rewritten only if it is unambiguous"), and the character
+ * tables of http1_util.h.
  *
  * Speed: a block is parsed once per response, on the write path, inside a
  * budget of ~1,300 instructions for the whole response. Nothing is
@@ -51,101 +51,7 @@ const unsigned char hs_http1_lower[256] = {
 #undef L16
 #undef L4
 
-/* ---------------------------------------------------------------------
- * Lists and fields (http1_util.h)
- * --------------------------------------------------------------------- */
-
-bool hs_http1_list_next(hs_str list, size_t *pos, hs_str *elem)
-{
-    /* *pos <= len: the next element starts there; len + 1: exhausted. So
-     * "" is one empty element and "a," two elements, the second empty. */
-    if (*pos > list.len)
-        return false;
-    size_t rest = list.len - *pos;
-    const char *start = rest ? list.p + *pos : list.p;
-    const char *comma = rest ? memchr(start, ',', rest) : NULL;
-    size_t n = comma ? (size_t)(comma - start) : rest;
-    *elem = hs_str_trim((hs_str){start, n});
-    *pos = comma ? *pos + n + 1 : list.len + 1;
-    return true;
-}
-
-bool hs_http1_list_has(hs_str list, const char *token, size_t token_len)
-{
-    size_t pos = 0;
-    hs_str e;
-    while (hs_http1_list_next(list, &pos, &e))
-        if (hs_str_ieq(e, token, token_len))
-            return true;
-    return false;
-}
-
-int hs_http1_find(const hs_field *fields, size_t nfields, const char *name,
-                  size_t name_len, size_t from)
-{
-    for (size_t i = from; i < nfields; i++)
-        if (fields[i].name.len == name_len &&
-            hs_http1_ieq(fields[i].name.p, name, name_len))
-            return (int)i;
-    return -1;
-}
-
-bool hs_http1_fields_last_is(const hs_field *fields, size_t nfields,
-                             const char *name, size_t name_len,
-                             const char *token, size_t token_len)
-{
-    /* The last non-empty element over all lines of the name, in order
-     * (RFC 9110 5.3: several lines of one name are one comma list). */
-    hs_str last = {NULL, 0};
-    for (int i = hs_http1_find(fields, nfields, name, name_len, 0); i >= 0;
-         i = hs_http1_find(fields, nfields, name, name_len, (size_t)i + 1)) {
-        size_t pos = 0;
-        hs_str e;
-        while (hs_http1_list_next(fields[i].value, &pos, &e))
-            if (e.len)
-                last = e;
-    }
-    return last.p && hs_str_ieq(last, token, token_len);
-}
-
-/* 2^63 - 1: curl, browsers and Node keep a length in a signed 64-bit
- * integer; beyond it they disagree, so it is invalid here. */
-#define CL_MAX ((uint64_t)INT64_MAX)
-
-hs_http1_cl hs_http1_content_length(const hs_field *fields, size_t nfields,
-                                    size_t from, uint64_t *length)
-{
-    bool seen = false;
-    uint64_t value = 0;
-    for (int i = hs_http1_find(fields, nfields, "content-length", 14, from);
-         i >= 0;
-         i = hs_http1_find(fields, nfields, "content-length", 14,
-                           (size_t)i + 1)) {
-        size_t pos = 0;
-        hs_str e;
-        while (hs_http1_list_next(fields[i].value, &pos, &e)) {
-            if (e.len == 0)
-                return HS_HTTP1_CL_INVALID;
-            uint64_t v = 0;
-            for (size_t k = 0; k < e.len; k++) {
-                unsigned d = (unsigned char)e.p[k] - '0';
-                if (d > 9)
-                    return HS_HTTP1_CL_INVALID;
-                if (v > (CL_MAX - d) / 10)
-                    return HS_HTTP1_CL_INVALID;
-                v = v * 10 + d;
-            }
-            if (seen && v != value)
-                return HS_HTTP1_CL_CONFLICT;
-            seen = true;
-            value = v;
-        }
-    }
-    if (!seen)
-        return HS_HTTP1_CL_NONE;
-    *length = value;
-    return HS_HTTP1_CL_OK;
-}
+static size_t block_end_windows(const char *buf, size_t len, size_t from);
 
 /* ---------------------------------------------------------------------
  * Block end and status line
@@ -155,23 +61,11 @@ size_t hs_block_end(const char *buf, size_t len, size_t from)
 {
     if (from >= len)
         return 0;
-    const char *p = buf + from, *end = buf + len;
-    /* Every blank line follows an LF: look at what follows each LF. A bare
-     * CR before the LF ("\n\r\r\n") is no end here; hs_block_parse would
-     * call such a block ambiguous anyway. */
-    while ((p = memchr(p, '\n', (size_t)(end - p))) != NULL) {
-        if (++p == end)
-            return 0;
-        if (*p == '\n')
-            return (size_t)(p + 1 - buf);
-        if (*p == '\r') {
-            if (p + 1 == end)
-                return 0;
-            if (p[1] == '\n')
-                return (size_t)(p + 2 - buf);
-        }
-    }
-    return 0;
+    /* Every blank line follows an LF: what matters is what follows each
+     * LF. A bare CR before the LF ("\n\r\r\n") is no end here;
+     * hs_block_parse would call such a block ambiguous anyway. The search
+     * itself is the masks' (block_end_windows, below). */
+    return block_end_windows(buf, len, from);
 }
 
 bool hs_could_be_status_line(const char *buf, size_t n)
@@ -358,13 +252,15 @@ hs_block_status hs_http1_block_parse_careful(const char *buf, size_t len,
  * Content-Length list, Transfer-Encoding) goes to the careful parser, which
  * decides and names the reason.
  *
- * Cost (valgrind --tool=callgrind, a /tmp loop calling hs_block_end and
- * hs_block_parse 100,000 times on the 238-byte, 8-field nginx block of
- * tests/unit/test_http1_response.c, Ir divided by the count, gcc 12 -O2):
- * hs_block_end ~350 instructions; hs_block_parse ~1,670 on this path
- * (~500 of them classifying 4 windows), against ~2,320 for the careful
- * parser alone. Above the "few hundred" hoped for: the remaining cost is
- * spread over per-line bookkeeping (trim, store, name scan).
+ * Cost (valgrind --tool=callgrind on a /tmp loop calling hs_block_end and
+ * hs_block_parse 100,000 times on the 238-byte, 8-field nginx block
+ * `typical` of tests/unit/test_http1_response.c; Ir divided by the count,
+ * gcc 12 -O2): hs_block_end ~230 instructions (it was ~350 with memchr
+ * per line), hs_block_parse ~1,470, of which ~330 classify the 4 windows
+ * (the careful parser alone: ~2,320). That is above the few hundred hoped
+ * for: what remains is ~110 instructions of bookkeeping per field line
+ * (find the LF, scan the name, trim, store, compare the name length).
+ * clang 14 -O2 builds the same code to ~2,170 in all.
  * --------------------------------------------------------------------- */
 
 #if defined(__SSE2__) && !defined(HS_HTTP1_NO_SIMD)
@@ -376,19 +272,20 @@ static inline uint64_t eq16(__m128i v, char c)
         _mm_cmpeq_epi8(v, _mm_set1_epi8(c)));
 }
 
+/* LF and CR masks of the 64 bytes at p; *nul: one of them is NUL (found
+ * with an unsigned minimum, cheaper than a third mask). */
 static inline void classify64(const char *p, uint64_t *lf, uint64_t *cr,
-                              uint64_t *nul)
+                              bool *nul)
 {
-    uint64_t l = 0, c = 0, z = 0;
-    for (int i = 0; i < 4; i++) {
-        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p + 16 * i));
-        l |= eq16(v, '\n') << (16 * i);
-        c |= eq16(v, '\r') << (16 * i);
-        z |= eq16(v, '\0') << (16 * i);
-    }
-    *lf = l;
-    *cr = c;
-    *nul = z;
+    const __m128i *q = (const __m128i *)(const void *)p;
+    __m128i v0 = _mm_loadu_si128(q), v1 = _mm_loadu_si128(q + 1);
+    __m128i v2 = _mm_loadu_si128(q + 2), v3 = _mm_loadu_si128(q + 3);
+    *lf = eq16(v0, '\n') | eq16(v1, '\n') << 16 | eq16(v2, '\n') << 32 |
+          eq16(v3, '\n') << 48;
+    *cr = eq16(v0, '\r') | eq16(v1, '\r') << 16 | eq16(v2, '\r') << 32 |
+          eq16(v3, '\r') << 48;
+    __m128i min = _mm_min_epu8(_mm_min_epu8(v0, v1), _mm_min_epu8(v2, v3));
+    *nul = eq16(min, '\0') != 0;
 }
 
 /* How many of the 16 bytes at p, from the first, are ASCII letters, digits
@@ -412,19 +309,64 @@ static inline unsigned name_run16(const char *p)
 #define HAVE_NAME_RUN16 1
 #else
 static inline void classify64(const char *p, uint64_t *lf, uint64_t *cr,
-                              uint64_t *nul)
+                              bool *nul)
 {
-    uint64_t l = 0, c = 0, z = 0;
+    uint64_t l = 0, c = 0;
+    bool z = false;
     for (int i = 0; i < 64; i++) {
         l |= (uint64_t)(p[i] == '\n') << i;
         c |= (uint64_t)(p[i] == '\r') << i;
-        z |= (uint64_t)(p[i] == '\0') << i;
+        z |= p[i] == '\0';
     }
     *lf = l;
     *cr = c;
     *nul = z;
 }
 #endif
+
+/* Masks of buf[base .. min(base + 64, len)); bits at or past len are 0.
+ * A short last window is read as the 64 bytes that end at len, shifted:
+ * no byte past len is touched and nothing is copied. Its *nul may then
+ * come from bytes before base, which callers have already checked. */
+static inline void window_masks(const char *buf, size_t len, size_t base,
+                                uint64_t *lf, uint64_t *cr, bool *nul)
+{
+    size_t have = len - base;
+    if (have >= 64) {
+        classify64(buf + base, lf, cr, nul);
+    } else if (len >= 64) {
+        classify64(buf + len - 64, lf, cr, nul);
+        *lf >>= 64 - have;
+        *cr >>= 64 - have;
+    } else {
+        char tail[64];
+        memset(tail, 'x', sizeof tail);
+        memcpy(tail, buf + base, have);
+        classify64(tail, lf, cr, nul);
+    }
+}
+
+/* hs_block_end with the same masks, 62 bytes a step (windows overlap by
+ * the 2 bytes a pattern may reach past its LF): a blank line is an LF
+ * followed by LF, or by CR LF. */
+static size_t block_end_windows(const char *buf, size_t len, size_t from)
+{
+    for (size_t base = from;; base += 62) {
+        uint64_t lf, cr;
+        bool nul;
+        window_masks(buf, len, base, &lf, &cr, &nul);
+        /* A pattern starting at bit 62 or 63 that needs bytes past the
+         * window shifts in zeros and does not match here; the next
+         * window, 62 bytes on, sees it at bit 0 or 1. */
+        uint64_t m = lf & ((lf >> 1) | ((cr >> 1) & (lf >> 2)));
+        if (m) {
+            unsigned i = (unsigned)__builtin_ctzll(m);
+            return base + i + (((lf >> (i + 1)) & 1) ? 2 : 3);
+        }
+        if (len - base <= 64)
+            return 0;
+    }
+}
 
 typedef struct line_scan {
     const char *buf;
@@ -438,15 +380,9 @@ typedef struct line_scan {
 /* Loads and checks the window at base; false when it breaks the rules. */
 static bool scan_window(line_scan *s, size_t base)
 {
-    uint64_t lf, cr, nul;
-    if (s->len - base >= 64) {
-        classify64(s->buf + base, &lf, &cr, &nul);
-    } else {
-        char tail[64];
-        memset(tail, 'x', sizeof tail);
-        memcpy(tail, s->buf + base, s->len - base);
-        classify64(tail, &lf, &cr, &nul);
-    }
+    uint64_t lf, cr;
+    bool nul;
+    window_masks(s->buf, s->len, base, &lf, &cr, &nul);
     if (nul)
         return false;
     if (s->crlf) {
@@ -542,8 +478,9 @@ static bool parse_fast(const char *buf, size_t len, hs_block *b)
             q++;
         if (q == p || *q != ':' || n == HS_MAX_FIELDS)
             return false;
+        /* *le is CR or LF: the blank skip stops there unbounded. */
         const char *v = q + 1;
-        while (v < le && hs_http1_is_blank(*v))
+        while (hs_http1_is_blank(*v))
             v++;
         const char *ve = le;
         while (ve > v && hs_http1_is_blank(ve[-1]))

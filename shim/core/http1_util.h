@@ -14,6 +14,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The tables are in http1_response.c, the list and field helpers in
+ * http1_framing.c. */
+
 /* RFC 9110 5.6.2 tchar: 1 for "!#$%&'*+-.^_`|~", DIGIT, ALPHA; 0 otherwise
  * (CTLs, SP, delimiters, DEL and every byte >= 0x80). ':', CR, LF and NUL
  * are 0, so a loop over a name stops at the colon or the line end without

@@ -6,8 +6,9 @@
  *     agree on the status and, for OK blocks, on every field; OK blocks
  *     tile exactly (status line, field lines, blank line), values are
  *     trimmed and inside their lines; the framing of an OK block is
- *     defined for every method kind; hs_block_end resumed at len - 3 over a
- *     growing buffer finds the same end;
+ *     defined for every method kind; hs_block_end equals a byte-by-byte
+ *     reference from any start, and resumed at len - 3 over a growing
+ *     buffer finds the same end;
  *   - hs_chunked_feed: whole, split at a position taken from the input,
  *     and byte by byte give the same count and the same done/error;
  *   - hs_request_parse: an OK head lies inside the input, its fields
@@ -85,9 +86,26 @@ static void check_block(const char *buf, size_t len)
     }
 }
 
+static size_t end_reference(const char *buf, size_t len, size_t from)
+{
+    for (size_t i = from; i < len; i++) {
+        if (buf[i] != '\n')
+            continue;
+        if (i + 1 < len && buf[i + 1] == '\n')
+            return i + 2;
+        if (i + 2 < len && buf[i + 1] == '\r' && buf[i + 2] == '\n')
+            return i + 3;
+    }
+    return 0;
+}
+
 static void check_block_end(const char *buf, size_t size)
 {
     size_t whole = hs_block_end(buf, size, 0);
+    REQUIRE(whole == end_reference(buf, size, 0));
+    for (size_t from = 1; from < size; from += 1 + from / 4)
+        REQUIRE(hs_block_end(buf, size, from) ==
+                end_reference(buf, size, from));
     size_t found = 0;
     for (size_t len = 1; len <= size && !found; len++)
         found = hs_block_end(buf, len, len >= 4 ? len - 4 : 0);

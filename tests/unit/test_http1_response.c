@@ -75,6 +75,55 @@ START_TEST(end_resume_every_length)
 }
 END_TEST
 
+/* Against a byte-by-byte reference, over buffers of LF, CR and filler of
+ * every length to 300 (several 62-byte search windows) and many starts. */
+static size_t end_reference(const char *buf, size_t len, size_t from)
+{
+    for (size_t i = from; i < len; i++) {
+        if (buf[i] != '\n')
+            continue;
+        if (i + 1 < len && buf[i + 1] == '\n')
+            return i + 2;
+        if (i + 2 < len && buf[i + 1] == '\r' && buf[i + 2] == '\n')
+            return i + 3;
+    }
+    return 0;
+}
+
+START_TEST(end_matches_reference)
+{
+    static char buf[300];
+    static const char *const patterns[] = {"\n\n", "\n\r\n", "\n\r\r\n",
+                                           "\r\n\r", "\n\rx\n"};
+    unsigned long x = 7;
+    for (size_t pos = 0; pos + 4 <= sizeof buf; pos++) {
+        for (size_t k = 0; k < sizeof patterns / sizeof *patterns; k++) {
+            memset(buf, 'x', sizeof buf);
+            /* decoys: lone LFs and CRs, never two LFs in a row */
+            for (int d = 0; d < 6; d++) {
+                x = x * 6364136223846793005ul + 1442695040888963407ul;
+                size_t at = (size_t)(x >> 33) % sizeof buf;
+                buf[at] = (x >> 20) & 1 ? '\r' : '\n';
+                if (at + 1 < sizeof buf)
+                    buf[at + 1] = 'y';
+            }
+            size_t plen = strlen(patterns[k]);
+            memcpy(buf + pos, patterns[k], plen);
+            size_t lens[] = {pos + plen - 1, pos + plen, sizeof buf};
+            for (size_t l = 0; l < 3; l++) {
+                size_t len = lens[l];
+                size_t froms[] = {0, pos / 2, pos > 0 ? pos - 1 : 0, pos};
+                for (size_t f = 0; f < 4; f++)
+                    ck_assert_msg(hs_block_end(buf, len, froms[f]) ==
+                                      end_reference(buf, len, froms[f]),
+                                  "pos %zu pattern %zu len %zu from %zu", pos,
+                                  k, len, froms[f]);
+            }
+        }
+    }
+}
+END_TEST
+
 /* ------------------------------------------------------------------ */
 
 START_TEST(could_be_status_line)
@@ -467,6 +516,7 @@ static Suite *suite(void)
     tcase_add_test(t, end_crlf_and_lf);
     tcase_add_test(t, end_incomplete);
     tcase_add_test(t, end_resume_every_length);
+    tcase_add_test(t, end_matches_reference);
     tcase_add_test(t, could_be_status_line);
     tcase_add_test(t, parse_typical_exact);
     tcase_add_test(t, parse_lf_only);
