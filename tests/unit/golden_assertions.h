@@ -264,28 +264,28 @@ static inline int ga_find(const ga_block *b, const char *name, size_t from)
 }
 
 /* POLICY.md "content-type": the first Content-Type line's media type,
- * lowercased, parameters dropped; "" for none or an empty value. */
-static inline size_t ga_media_type(const ga_block *b, char *out, size_t cap)
+ * parameters dropped, as a slice of the block (the globs below compare
+ * case-insensitively, so no lowercased copy, and no length limit); length 0
+ * for none or an empty value. */
+static inline const char *ga_media_type(const ga_block *b, size_t *len)
 {
     int i = ga_find(b, "Content-Type", 0);
-    size_t n = 0;
-    if (i >= 0) {
-        const ga_line *l = &b->lines[i];
-        size_t end = l->value_len;
-        const char *semi = memchr(l->value, ';', l->value_len);
-        if (semi)
-            end = (size_t)(semi - l->value);
-        while (end > 0 && (l->value[end - 1] == ' ' || l->value[end - 1] == '\t'))
-            end--;
-        for (; n < end && n + 1 < cap; n++)
-            out[n] = ga_lower(l->value[n]);
-    }
-    out[n] = '\0';
-    return n;
+    *len = 0;
+    if (i < 0)
+        return "";
+    const ga_line *l = &b->lines[i];
+    size_t end = l->value_len;
+    const char *semi = memchr(l->value, ';', l->value_len);
+    if (semi)
+        end = (size_t)(semi - l->value);
+    while (end > 0 && (l->value[end - 1] == ' ' || l->value[end - 1] == '\t'))
+        end--;
+    *len = end;
+    return l->value;
 }
 
 /* PRESETS.md `auto`: the first matching row wins. */
-static inline ga_class ga_auto_class(const char *mt)
+static inline ga_class ga_auto_class(const char *mt, size_t n)
 {
     static const char *const website[] = {"text/html", "application/xhtml+xml", NULL};
     static const char *const feed_svg[] = {"application/rss+xml", "application/x-rss+xml",
@@ -295,7 +295,6 @@ static inline ga_class ga_auto_class(const char *mt)
         "text/event-stream", NULL};
     static const char *const script[] = {"text/javascript", "application/javascript",
         "application/ecmascript", "application/wasm", NULL};
-    size_t n = strlen(mt);
     if (n == 0)
         return GA_CLASS_NONE;
     const char *const *rows[] = {website, feed_svg, api, script};
@@ -309,11 +308,12 @@ static inline ga_class ga_auto_class(const char *mt)
 
 static inline ga_class ga_class_of(ga_preset p, const ga_block *in)
 {
-    char mt[128];
+    size_t n;
+    const char *mt;
     switch (p) {
     case GA_API: return GA_CLASS_API;
     case GA_WEBSITE: return GA_CLASS_WEBSITE;
-    case GA_AUTO: ga_media_type(in, mt, sizeof mt); return ga_auto_class(mt);
+    case GA_AUTO: mt = ga_media_type(in, &n); return ga_auto_class(mt, n);
     default: return GA_CLASS_STRIP;
     }
 }
@@ -433,8 +433,9 @@ static inline bool ga_check(ga_preset preset, bool tls, const char *in_p, size_t
 
     ga_class cls = ga_class_of(preset, &in);
     const ga_rule *rules = ga_class_rules(cls);
-    char mt[128];
-    bool has_type = ga_media_type(&in, mt, sizeof mt) > 0;
+    size_t type_len;
+    ga_media_type(&in, &type_len);
+    bool has_type = type_len > 0;
     bool not_modified = in.status == 304;
 
     /* Fingerprinting headers are gone, in every preset and class. */

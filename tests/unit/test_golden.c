@@ -464,15 +464,15 @@ START_TEST(assertions_catch_wrong_output)
     /* Under tls the same output lacks HSTS. */
     ck_assert(!ga_check(GA_API, true, in, strlen(in), good, strlen(good), &rep));
     /* `auto` classifies by media type: an HTML page is not an API response. */
-    ck_assert_int_eq(ga_auto_class("text/html"), GA_CLASS_WEBSITE);
-    ck_assert_int_eq(ga_auto_class("application/problem+json"), GA_CLASS_API);
-    ck_assert_int_eq(ga_auto_class("application/rss+xml"), GA_CLASS_STATIC);
-    ck_assert_int_eq(ga_auto_class("application/atom+xml"), GA_CLASS_STATIC);
-    ck_assert_int_eq(ga_auto_class("application/soap+xml"), GA_CLASS_API);
-    ck_assert_int_eq(ga_auto_class("image/svg+xml"), GA_CLASS_STATIC);
-    ck_assert_int_eq(ga_auto_class("application/wasm"), GA_CLASS_SCRIPT);
-    ck_assert_int_eq(ga_auto_class("text/plain"), GA_CLASS_STATIC);
-    ck_assert_int_eq(ga_auto_class(""), GA_CLASS_NONE);
+    ck_assert_int_eq(ga_auto_class("text/html", 9), GA_CLASS_WEBSITE);
+    ck_assert_int_eq(ga_auto_class("application/problem+json", 24), GA_CLASS_API);
+    ck_assert_int_eq(ga_auto_class("application/rss+xml", 19), GA_CLASS_STATIC);
+    ck_assert_int_eq(ga_auto_class("application/atom+xml", 20), GA_CLASS_STATIC);
+    ck_assert_int_eq(ga_auto_class("application/soap+xml", 20), GA_CLASS_API);
+    ck_assert_int_eq(ga_auto_class("image/svg+xml", 13), GA_CLASS_STATIC);
+    ck_assert_int_eq(ga_auto_class("application/wasm", 16), GA_CLASS_SCRIPT);
+    ck_assert_int_eq(ga_auto_class("text/plain", 10), GA_CLASS_STATIC);
+    ck_assert_int_eq(ga_auto_class("", 0), GA_CLASS_NONE);
     ck_assert(ga_is_stripped("x-varnish-cache", 15));
     ck_assert(!ga_is_stripped("X-Varnish", 9));
     ck_assert(ga_is_stripped("$WSEP", 5));

@@ -1,0 +1,164 @@
+/*
+ * fuzz_rewrite.c - libFuzzer harness for the rewriter.
+ *
+ * Input: the first byte picks the preset and the options, the rest is a
+ * response header block (anything up to its blank line; bytes after it are
+ * ignored, as a body would be).
+ *   bits 0-1  preset: strip, api, website, auto
+ *   bit  2    tls
+ *   bit  3    HEADERSHIM_CSP=report-only
+ *   bits 4-5  max_output: default (8192), 64, 512, 2048
+ *   bit  6    a request is known (else request subjects match nothing)
+ *
+ * Properties, any of which aborts:
+ *   - nothing crashes or leaks, whatever the block (ASan, UBSan);
+ *   - a 1xx is never rewritten, every final response gets a final status;
+ *   - a CHANGED block parses again as HS_BLOCK_OK with the same status
+ *     line, the same line ending, the same framing, and fits max_output;
+ *   - lines whose names no preset touches are copied byte for byte and in
+ *     order (golden_assertions.h);
+ *   - the presets are idempotent: rewriting the output changes nothing;
+ *   - with default options, the whole of PRESETS.md holds (ga_check).
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "headershim.h"
+#include "../unit/golden_assertions.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static int no_files(void *ctx, const char *path, char **text, size_t *len, char *why,
+                    size_t why_len)
+{
+    (void)ctx;
+    (void)path;
+    (void)text;
+    (void)len;
+    snprintf(why, why_len, "the fuzzer reads no files");
+    return -1;
+}
+
+static void quiet(void *ctx, const hs_diag *d)
+{
+    (void)ctx;
+    (void)d;
+}
+
+static hs_policy *preset(ga_preset p)
+{
+    static hs_policy *loaded[GA_NPRESETS];
+    if (!loaded[p]) {
+        loaded[p] = hs_policy_load(ga_preset_name(p), no_files, NULL, quiet, NULL);
+        if (!loaded[p]) {
+            fprintf(stderr, "fuzz_rewrite: preset %s does not load\n", ga_preset_name(p));
+            abort();
+        }
+    }
+    return loaded[p];
+}
+
+#define CHECK(cond, ...)                                                  \
+    do {                                                                  \
+        if (!(cond)) {                                                    \
+            fprintf(stderr, "fuzz_rewrite: " __VA_ARGS__);                \
+            fputc('\n', stderr);                                          \
+            abort();                                                      \
+        }                                                                 \
+    } while (0)
+
+static bool same_bytes(const char *a, size_t alen, const char *b, size_t blen)
+{
+    return alen == blen && memcmp(a, b, alen) == 0;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    static hs_block in, out;
+    if (size < 2)
+        return 0;
+    unsigned flags = data[0];
+    const char *buf = (const char *)data + 1;
+    size_t len = size - 1;
+
+    ga_preset p = (ga_preset)(flags & 3u);
+    bool tls = flags & 4u;
+    static const size_t max_outputs[4] = {0, 64, 512, 2048};
+    hs_rewrite_opts o = {.csp_report_only = (flags & 8u) != 0,
+                         .max_output = max_outputs[(flags >> 4) & 3u]};
+    size_t max_output = o.max_output ? o.max_output : 8192;
+
+    size_t end = hs_block_end(buf, len, 0);
+    if (end == 0)
+        return 0;
+    if (hs_block_parse(buf, end, &in, NULL) != HS_BLOCK_OK)
+        return 0;
+
+    hs_request req = {0};
+    req.port = -1;
+    req.tls = tls;
+    if (flags & 64u) {
+        req.has_request = true;
+        req.method = (hs_str){"GET", 3};
+        req.path_ok = true;
+        req.path = (hs_str){"/", 1};
+        req.has_host = true;
+        req.host = (hs_str){"example.com", 11};
+        req.port = 443;
+    }
+
+    hs_buf once = {0};
+    hs_changes changes;
+    hs_rewrite_status st = hs_rewrite(preset(p), &o, &in, &req, &once, &changes);
+    if (in.status < 200) {
+        CHECK(st == HS_REWRITE_INTERIM, "a %d response got status %d", in.status, (int)st);
+    } else {
+        CHECK(st == HS_REWRITE_CHANGED || st == HS_REWRITE_UNCHANGED ||
+              st == HS_REWRITE_TOO_LARGE || st == HS_REWRITE_NO_MEMORY,
+              "a final response got status %d", (int)st);
+    }
+    CHECK(changes.nremoved <= HS_CHANGE_MAX && changes.nset <= HS_CHANGE_MAX &&
+          changes.nadded <= HS_CHANGE_MAX, "change record over its cap");
+    if (st != HS_REWRITE_CHANGED) {
+        CHECK(once.len == 0, "status %d with output written", (int)st);
+        hs_buf_free(&once);
+        return 0;
+    }
+
+    CHECK(once.len <= max_output, "output %zu over max_output %zu", once.len, max_output);
+    const char *why = NULL;
+    CHECK(hs_block_parse(once.p, once.len, &out, &why) == HS_BLOCK_OK,
+          "the rewritten block does not parse: %s", why ? why : "?");
+    CHECK(out.len == once.len, "the rewritten block is not one block");
+    CHECK(out.status == in.status && out.crlf == in.crlf && out.minor == in.minor,
+          "status or line ending changed");
+    CHECK(same_bytes(once.p, out.status_line_len, buf, in.status_line_len),
+          "status line changed");
+    hs_framing fa = hs_response_framing(&in, HS_METHOD_OTHER);
+    hs_framing fb = hs_response_framing(&out, HS_METHOD_OTHER);
+    CHECK(fa.kind == fb.kind && fa.length == fb.length && fa.close_after == fb.close_after,
+          "framing changed");
+
+    ga_report rep;
+    CHECK(ga_check_untouched(buf, end, once.p, once.len, &rep), "%s", rep.msg);
+    if (!o.csp_report_only && o.max_output == 0)
+        CHECK(ga_check(p, tls, buf, end, once.p, once.len, &rep), "%s%s: %s",
+              ga_preset_name(p), tls ? " tls" : "", rep.msg);
+
+    /* Idempotence (POLICY.md: the presets are written to be). With
+     * report-only, a defaulted CSP is written under another name, so a
+     * second pass may legitimately add it again. */
+    if (!o.csp_report_only) {
+        hs_buf twice = {0};
+        hs_rewrite_status st2 = hs_rewrite(preset(p), &o, &out, &req, &twice, NULL);
+        CHECK(st2 == HS_REWRITE_UNCHANGED ||
+              (st2 == HS_REWRITE_CHANGED && same_bytes(twice.p, twice.len, once.p, once.len)),
+              "%s%s not idempotent (second status %d)", ga_preset_name(p), tls ? " tls" : "",
+              (int)st2);
+        hs_buf_free(&twice);
+    }
+    hs_buf_free(&once);
+    return 0;
+}
