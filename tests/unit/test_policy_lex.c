@@ -105,6 +105,7 @@ START_TEST(control_characters_refused)
                      "policy may not inject header lines\n");
     static const char nul[] = "set X a\0b\n";
     diags d;
+    memset(&d, 0, sizeof d);
     hs_policy *p = hs_policy_parse("t.policy", nul, sizeof nul - 1, NULL, NULL,
                                    diag_collect, &d);
     ck_assert_ptr_null(p);
