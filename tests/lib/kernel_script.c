@@ -542,6 +542,8 @@ typedef struct ks_seg {
 typedef struct ks_plan {
     ks_seg seg[KS_MAX_SEGS];
     int n;
+    bool file;                 /* a sendfile of the one segment */
+    bool file_offset;          /* with an offset (else the file position) */
 } ks_plan;
 
 static size_t ks_plan_bytes(const ks_plan *pl)
@@ -583,8 +585,21 @@ static void ks_plan_call(const ks_run *r, uint64_t *rng, size_t p, ks_plan *pl)
     case KS_SPLIT_RANDOM:
         break;
     }
+    bool file = pl->n == 0 && r->sendfile_pct &&
+                ks_below(rng, 100) < r->sendfile_pct;
     uint64_t d = ks_below(rng, 100);
     size_t want;
+    if (file) {
+        want = 1 + ks_below(rng, d < 50 ? 64 : rest);
+        if (want > rest)
+            want = rest;
+        pl->seg[0] = (ks_seg){p, want, false};
+        pl->n = 1;
+        pl->file = true;
+        pl->file_offset = ks_below(rng, 2);
+        return;
+    }
+    pl->file = false;
     if (d < 3)
         want = 0; /* PHP's zero-length send */
     else if (d < 40)
@@ -846,7 +861,8 @@ char *ks_app_run(const ks_run *r, ks_kernel *ks, const ks_oracle *o,
     hs_conn *c = ks_open(r, events, r->req_seed);
     if (!c)
         return ks_msg("hs_conn_new failed");
-    bool blocking_app = ks->blocking && !(r->flags & MSG_DONTWAIT);
+    if (r->sendfile_pct && !ks_file_of(ks, KS_STREAM_FD))
+        ks_add_file(ks, KS_STREAM_FD, r->stream, r->len, false);
     ks_plan pl = {.n = 0};
     size_t p = 0, callno = 0, checked = 0;
     size_t limit = 40 * r->len + 4000;
@@ -871,9 +887,26 @@ char *ks_app_run(const ks_run *r, ks_kernel *ks, const ks_oracle *o,
             break;
         }
         errno = KS_EVIL_ERRNO;
-        ssize_t ret = hs_io_writev(c, &ks->k, iov, pl.n, r->flags);
+        ssize_t ret;
+        off_t off = (off_t)p;
+        bool off_ok = true;
+        if (pl.file) {
+            /* sendfile from the stream's file: with an offset, or with the
+             * file position the application set (lseek) */
+            ks_file *f = ks_file_of(ks, KS_STREAM_FD);
+            f->pos = p;
+            ret = hs_io_sendfile(c, &ks->k, KS_STREAM_FD,
+                                 pl.file_offset ? &off : NULL, L);
+            size_t moved = pl.file_offset ? (size_t)off : f->pos;
+            off_ok = moved == p + (ret > 0 ? (size_t)ret : 0);
+        } else {
+            ret = hs_io_writev(c, &ks->k, iov, pl.n, r->flags);
+        }
         int e = errno;
-        ks_summary s = ks_summarize(ks, mark, r->flags);
+        bool blocking_app = ks->blocking &&
+                            (pl.file || !(r->flags & MSG_DONTWAIT));
+        int call_flags = pl.file ? 0 : r->flags;
+        ks_summary s = ks_summarize(ks, mark, call_flags);
         size_t W = ks->wire.len;
         size_t np = ret > 0 ? p + (size_t)ret : p;
 
@@ -888,7 +921,10 @@ char *ks_app_run(const ks_run *r, ks_kernel *ks, const ks_oracle *o,
             KS_FAIL("a real call got iovcnt over iov_max (or negative)");
         else if (s.flags_differ)
             KS_FAIL("rule 6: a real call did not carry the flags %#x",
-                    (unsigned)r->flags);
+                    (unsigned)call_flags);
+        else if (!off_ok)
+            KS_FAIL("sendfile: the %s moved by other than the count "
+                    "returned", pl.file_offset ? "offset" : "file position");
         else if (L > 0 && ret == 0)
             KS_FAIL("rule 1: returned 0 for a call of %zu bytes", L);
         else if (ret > (ssize_t)L)
@@ -935,7 +971,10 @@ char *ks_app_run(const ks_run *r, ks_kernel *ks, const ks_oracle *o,
             KS_FAIL("rule 5: blocking socket, kernel only short, but the "
                     "call returned before the rewritten block ending at "
                     "stream byte %zu was out", np);
-        if (!err) {
+        /* A sendfile's bytes come from the file; header bytes found there
+         * are read with pread (headershim.h), so only writes are held to
+         * rule 8 here. */
+        if (!err && !pl.file) {
             for (size_t w = before; w < W; w++)
                 if (w < o->wire.len && o->direct[w] >= 0 &&
                     ks->src[w] != r->stream + o->direct[w]) {
@@ -964,7 +1003,7 @@ char *ks_app_run(const ks_run *r, ks_kernel *ks, const ks_oracle *o,
         ks_plan_drop(&pl, (size_t)ret);
         if (ks_plan_bytes(&pl) == 0) {
             pl.n = 0;
-        } else if (r->retry == KS_RETRY_MERGE) {
+        } else if (r->retry == KS_RETRY_MERGE && !pl.file) {
             size_t end = p + ks_plan_bytes(&pl);
             if (end < r->len)
                 ks_plan_call(r, &rng, end, &pl);

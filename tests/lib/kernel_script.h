@@ -69,6 +69,7 @@ typedef struct ks_file {
 } ks_file;
 
 #define KS_MAX_FILES 8
+#define KS_STREAM_FD 1000          /* the stream as a file (ks_run) */
 
 typedef struct ks_kernel {
     hs_kernel k;               /* give &ks->k to hs_io_*; k.ctx is ks */
@@ -193,6 +194,11 @@ typedef struct ks_run {
     ks_retry retry;
     int max_iov;               /* the application's iovecs per call at most
                                   (0: 8) */
+    unsigned sendfile_pct;     /* KS_SPLIT_RANDOM: this percentage of calls
+                                  are sendfile from a file holding the
+                                  stream (fd KS_STREAM_FD), with an offset
+                                  or with the file position, as nginx and
+                                  BusyBox do */
 } ks_run;
 
 /* The transform of a stream: one call through a kernel that accepts
