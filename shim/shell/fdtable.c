@@ -16,18 +16,18 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/futex.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include "shell.h"
 
-#define L2_BITS 12
-#define L2_SIZE (1u << L2_BITS)
-#define L1_SIZE 1024u
-#define HS_FD_MAX ((int)(L1_SIZE * L2_SIZE))   /* 4 Mi fds */
+#define L2_BITS HS_FD_L2_BITS
+#define L2_SIZE HS_FD_L2
+#define l1 hs_fd_l1
 
-static _Atomic(_Atomic uintptr_t *) l1[L1_SIZE];
+_Atomic(_Atomic uintptr_t *) hs_fd_l1[HS_FD_L1];
 
 /* All tracks ever made, and the recycled ones; under registry_lock. */
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -35,6 +35,21 @@ static hs_track *all_tracks;
 static hs_track *free_tracks;
 
 pid_t hs_owner_pid;
+
+/* The contended side of hs_lock (Drepper, "Futexes Are Tricky", mutex 2). */
+void hs_lock_wait(hs_lock *l)
+{
+    int c = atomic_exchange(&l->word, 2);
+    while (c != 0) {
+        hs_raw6(SYS_futex, (long)&l->word, FUTEX_WAIT_PRIVATE, 2, 0, 0, 0);
+        c = atomic_exchange(&l->word, 2);
+    }
+}
+
+void hs_lock_wake(hs_lock *l)
+{
+    hs_raw6(SYS_futex, (long)&l->word, FUTEX_WAKE_PRIVATE, 1, 0, 0, 0);
+}
 
 bool hs_is_owner(void)
 {
@@ -68,12 +83,6 @@ static _Atomic uintptr_t *slot_of(int fd, bool create)
     return &chunk[lo];
 }
 
-uintptr_t hs_fd_peek(int fd)
-{
-    _Atomic uintptr_t *s = slot_of(fd, false);
-    return s ? atomic_load_explicit(s, memory_order_acquire) : HS_SLOT_UNKNOWN;
-}
-
 static void slot_drop(uintptr_t old)
 {
     if (HS_SLOT_IS_TRACK(old)) {
@@ -89,30 +98,6 @@ bool hs_fd_set(int fd, uintptr_t v)
         return v == HS_SLOT_UNKNOWN;
     slot_drop(atomic_exchange(s, v));
     return true;
-}
-
-static bool try_ref(hs_track *t)
-{
-    int r = atomic_load(&t->refs);
-    while (r > 0)
-        if (atomic_compare_exchange_weak(&t->refs, &r, r + 1))
-            return true;
-    return false;
-}
-
-hs_track *hs_fd_acquire(int fd)
-{
-    uintptr_t v = hs_fd_peek(fd);
-    if (!HS_SLOT_IS_TRACK(v))
-        return NULL;
-    hs_track *t = (hs_track *)v;
-    if (!try_ref(t))
-        return NULL;
-    if (hs_fd_peek(fd) != v) {           /* closed and reused meanwhile */
-        hs_track_release(t);
-        return NULL;
-    }
-    return t;
 }
 
 void hs_track_release(hs_track *t)
@@ -139,7 +124,7 @@ hs_track *hs_track_new(int local_port, bool tls)
     } else {
         t = calloc(1, sizeof *t);
         if (t) {
-            pthread_mutex_init(&t->lock, NULL);
+            hs_lock_init(&t->lock);
             t->next_all = all_tracks;
             all_tracks = t;
         }
@@ -157,6 +142,8 @@ hs_track *hs_track_new(int local_port, bool tls)
     t->tls = tls;
     t->cur_fd = -1;
     t->lost_at_fork = false;
+    t->kctx.track = t;
+    hs_kernel_make(&t->kernel, &t->kctx);
     atomic_fetch_add(&hs_count_conns, 1);
     atomic_store(&t->nfds, 0);
     atomic_store(&t->refs, 1);
@@ -186,7 +173,7 @@ void hs_fd_closing(int fd)
     if (t) {
         /* Rule 9: a watchdog's close must never wait behind a write that
          * is blocked on a stalled client. Busy: skip the flush. */
-        if (pthread_mutex_trylock(&t->lock) == 0) {
+        if (hs_lock_try(&t->lock)) {
             /* Only the last fd of the connection flushes: a dup'ed fd
              * (BusyBox's dup2 onto 0 and 1) keeps writing. */
             if (t->conn && hs_conn_owes_bytes(t->conn) &&
@@ -197,7 +184,7 @@ void hs_fd_closing(int fd)
                 t->cur_fd = fd;
                 (void)hs_io_flush(t->conn, &k, HS_FLUSH_TIMEOUT_MS);
             }
-            pthread_mutex_unlock(&t->lock);
+            hs_lock_drop(&t->lock);
         }
         hs_track_release(t);
     }
@@ -226,7 +213,7 @@ void hs_tracks_lock_all(void)
         t->lost_at_fork = false;
         if (atomic_load(&t->refs) == 0)
             continue;
-        if (pthread_mutex_trylock(&t->lock) != 0) {
+        if (!hs_lock_try(&t->lock)) {
             /* Another thread is inside a call on this connection: its
              * state is in motion. Both processes pass it through. */
             t->lost_at_fork = true;
@@ -264,7 +251,7 @@ void hs_tracks_unlock_all_parent(void)
             continue;
         }
         drop_conn_if_lost(t, true);
-        pthread_mutex_unlock(&t->lock);
+        hs_lock_drop(&t->lock);
     }
     pthread_mutex_unlock(&registry_lock);
 }
@@ -276,7 +263,7 @@ void hs_tracks_reinit_child(void)
         /* A mutex held by a thread that does not exist here can never be
          * unlocked: make a fresh one. A conn caught mid-call is dropped
          * (leaked: its state may be half-updated). */
-        pthread_mutex_init(&t->lock, NULL);
+        hs_lock_init(&t->lock);
         if (t->lost_at_fork)
             t->conn = NULL;
     }
@@ -289,7 +276,7 @@ void hs_tracks_flush_all(int timeout_ms)
     for (hs_track *t = all_tracks; t; t = t->next_all) {
         if (atomic_load(&t->refs) == 0 || t->cur_fd < 0)
             continue;
-        if (pthread_mutex_trylock(&t->lock) != 0)
+        if (!hs_lock_try(&t->lock))
             continue;
         if (t->conn && hs_conn_owes_bytes(t->conn)) {
             hs_kernel k;
@@ -297,7 +284,7 @@ void hs_tracks_flush_all(int timeout_ms)
             hs_kernel_make(&k, &kc);
             (void)hs_io_flush(t->conn, &k, timeout_ms);
         }
-        pthread_mutex_unlock(&t->lock);
+        hs_lock_drop(&t->lock);
     }
     pthread_mutex_unlock(&registry_lock);
 }

@@ -20,19 +20,12 @@ static ssize_t k_sendv(void *ctx, const struct iovec *iov, int iovcnt,
                        int flags)
 {
     hs_kctx *c = ctx;
-    int saved = errno;
     /* Rule 6: the application's flags on every real call. sendmsg on a
-     * stream socket with no address is writev with flags. */
-    struct msghdr m;
-    memset(&m, 0, sizeof m);
-    m.msg_iov = (struct iovec *)iov;
-    m.msg_iovlen = (size_t)iovcnt;
-    ssize_t r = hs_libc.sendmsg ? hs_libc.sendmsg(c->fd, &m, flags)
-                                : hs_sys(SYS_sendmsg, c->fd, &m, flags);
-    if (r < 0)
-        r = -errno;
-    errno = saved;
-    return r;
+     * stream socket with no address is writev with flags. A raw system
+     * call: no errno to save and restore on the hot path. */
+    struct msghdr m = {.msg_iov = (struct iovec *)iov,
+                       .msg_iovlen = (size_t)iovcnt};
+    return hs_raw(SYS_sendmsg, c->fd, &m, flags);
 }
 
 static ssize_t k_sendfile(void *ctx, int in_fd, off_t *offset, size_t count)

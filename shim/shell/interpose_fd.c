@@ -57,7 +57,7 @@ void hs_fd_flush(int fd)
         return;
     /* Rule 9: shutdown from a watchdog thread must not wait behind a
      * write blocked on a stalled client. */
-    if (pthread_mutex_trylock(&t->lock) == 0) {
+    if (hs_lock_try(&t->lock)) {
         if (t->conn && hs_conn_owes_bytes(t->conn)) {
             hs_kernel k;
             hs_kctx kc = {.fd = fd, .flags = MSG_NOSIGNAL, .track = t};
@@ -66,7 +66,7 @@ void hs_fd_flush(int fd)
             (void)hs_io_flush(t->conn, &k, HS_FLUSH_TIMEOUT_MS);
             hs_track_maybe_forget(t);
         }
-        pthread_mutex_unlock(&t->lock);
+        hs_lock_drop(&t->lock);
     }
     hs_track_release(t);
 }

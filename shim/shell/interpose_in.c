@@ -68,7 +68,7 @@ void hs_in_feed(int fd, const struct iovec *iov, int iovcnt, size_t n)
     }
     if (t) {
         hs_in_shim++;
-        pthread_mutex_lock(&t->lock);
+        hs_lock_take(&t->lock);
         if (t->conn) {
             t->cur_fd = fd;
             size_t left = n;
@@ -80,7 +80,7 @@ void hs_in_feed(int fd, const struct iovec *iov, int iovcnt, size_t n)
             }
             hs_track_maybe_forget(t);
         }
-        pthread_mutex_unlock(&t->lock);
+        hs_lock_drop(&t->lock);
         hs_in_shim--;
         hs_track_release(t);
     }
@@ -94,7 +94,7 @@ static inline bool shim_active(void)
 
 static inline void feed1(int fd, void *buf, ssize_t r)
 {
-    if (r > 0 && shim_active()) {
+    if (r > 0 && !hs_fast_pass(fd)) {
         struct iovec v = {buf, (size_t)r};
         hs_in_feed(fd, &v, 1, (size_t)r);
     }
@@ -117,7 +117,7 @@ HS_EXPORT ssize_t __read_chk(int fd, void *buf, size_t n, size_t buflen)
 HS_EXPORT ssize_t readv(int fd, const struct iovec *iov, int iovcnt)
 {
     ssize_t r = REAL(readv, hs_sys(SYS_readv, fd, iov, iovcnt), fd, iov, iovcnt);
-    if (r > 0 && shim_active())
+    if (r > 0 && !hs_fast_pass(fd))
         hs_in_feed(fd, iov, iovcnt, (size_t)r);
     return r;
 }

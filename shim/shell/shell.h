@@ -139,10 +139,40 @@ extern _Atomic unsigned long hs_count_conns HS_HIDDEN, hs_count_rewrites HS_HIDD
 
 /* ---- fdtable.c: fd -> connection --------------------------------------- */
 
+/* A connection's lock: a futex word (0 free, 1 locked, 2 locked with
+ * waiters), so an uncontended call costs two atomic operations and no
+ * libc call. Never held by a thread that waits for anything but the real
+ * call it protects (rule 9: close and shutdown only ever trylock). */
+typedef struct hs_lock { _Atomic int word; } hs_lock;
+void hs_lock_wait(hs_lock *l) HS_HIDDEN;
+void hs_lock_wake(hs_lock *l) HS_HIDDEN;
+static inline void hs_lock_init(hs_lock *l) { atomic_store(&l->word, 0); }
+static inline bool hs_lock_try(hs_lock *l)
+{
+    int c = 0;
+    return atomic_compare_exchange_strong(&l->word, &c, 1);
+}
+static inline void hs_lock_take(hs_lock *l)
+{
+    if (!hs_lock_try(l))
+        hs_lock_wait(l);
+}
+static inline void hs_lock_drop(hs_lock *l)
+{
+    if (atomic_exchange(&l->word, 0) == 2)
+        hs_lock_wake(l);
+}
+
+typedef struct hs_kctx {
+    int fd;
+    int flags;                   /* the application's send flags */
+    struct hs_track *track;
+} hs_kctx;
+
 /* What the shell knows about one open connection. Shared (refcounted) by
  * every fd that dup() made from the same open file description. */
 typedef struct hs_track {
-    pthread_mutex_t lock;        /* held across the real call: byte order */
+    hs_lock lock;                /* held across the real call: byte order */
     _Atomic int refs;            /* one per fd slot + one per call in flight */
     _Atomic int nfds;            /* fd slots that point here */
     hs_conn *conn;               /* NULL: pass-through for good */
@@ -150,6 +180,10 @@ typedef struct hs_track {
     int local_port;
     bool tls;
     bool lost_at_fork;           /* locked by another thread at fork */
+    /* The engine's kernel for calls made under the lock: built once, only
+     * kctx.fd and kctx.flags change per call. */
+    hs_kernel kernel;
+    hs_kctx kctx;
     struct hs_track *next_all;   /* every track ever made (fork, exit) */
     struct hs_track *next_free;
 } hs_track;
@@ -168,15 +202,51 @@ typedef struct hs_track {
 #define HS_SLOT_PORT(v) ((int)((v) >> 8) - 1)
 #define HS_SLOT_TLS(v) ((((v) >> 4) & 1u) != 0)
 
+/* The table: HS_FD_L1 chunks of HS_FD_L2 slots, mapped lazily. */
+#define HS_FD_L2_BITS 12
+#define HS_FD_L2 (1u << HS_FD_L2_BITS)
+#define HS_FD_L1 1024u
+#define HS_FD_MAX ((int)(HS_FD_L1 * HS_FD_L2))   /* 4 Mi fds */
+extern _Atomic(_Atomic uintptr_t *) hs_fd_l1[HS_FD_L1] HS_HIDDEN;
+
 /* Lock-free, no malloc: the slot's value (UNKNOWN for fds beyond the
- * table). */
-uintptr_t hs_fd_peek(int fd) HS_HIDDEN;
+ * table). Inline: it is the whole cost of an untracked fd. */
+static inline uintptr_t hs_fd_peek(int fd)
+{
+    if ((unsigned)fd >= (unsigned)HS_FD_MAX)
+        return HS_SLOT_UNKNOWN;
+    _Atomic uintptr_t *chunk = atomic_load_explicit(
+        &hs_fd_l1[(unsigned)fd >> HS_FD_L2_BITS], memory_order_acquire);
+    return chunk ? atomic_load_explicit(&chunk[(unsigned)fd & (HS_FD_L2 - 1)],
+                                        memory_order_acquire)
+                 : HS_SLOT_UNKNOWN;
+}
 /* Stores a verdict; false when the fd is beyond the table (then the fd is
  * simply passed through every time). */
 bool hs_fd_set(int fd, uintptr_t v) HS_HIDDEN;
-/* Takes a reference to the fd's track, or NULL. */
-hs_track *hs_fd_acquire(int fd) HS_HIDDEN;
 void hs_track_release(hs_track *t) HS_HIDDEN;
+
+/* Takes a reference to the fd's track, or NULL. Track memory is never
+ * freed (only recycled), so a stale pointer can be tried safely: the
+ * reference is taken only while refs > 0, and the slot must still hold
+ * the same track afterwards (the slot is the generation check). */
+static inline hs_track *hs_fd_acquire(int fd)
+{
+    uintptr_t v = hs_fd_peek(fd);
+    if (!HS_SLOT_IS_TRACK(v))
+        return NULL;
+    hs_track *t = (hs_track *)v;
+    int r = atomic_load_explicit(&t->refs, memory_order_relaxed);
+    do {
+        if (r <= 0)
+            return NULL;
+    } while (!atomic_compare_exchange_weak(&t->refs, &r, r + 1));
+    if (hs_fd_peek(fd) != v) {           /* closed and reused meanwhile */
+        hs_track_release(t);
+        return NULL;
+    }
+    return t;
+}
 /* A new track for a fresh connection; refs 1 is the caller's, who
  * attaches it to an fd and then releases it. NULL: pass through. */
 hs_track *hs_track_new(int local_port, bool tls) HS_HIDDEN;
@@ -218,11 +288,6 @@ hs_track *hs_promote(int fd, uintptr_t v, const struct iovec *iov, int iovcnt) H
 
 /* ---- glue.c: the engine against the real kernel ------------------------ */
 
-typedef struct hs_kctx {
-    int fd;
-    int flags;                   /* the application's send flags */
-    hs_track *track;
-} hs_kctx;
 
 void hs_kernel_make(hs_kernel *k, hs_kctx *ctx) HS_HIDDEN;
 void hs_on_event(void *ctx, const hs_event *ev) HS_HIDDEN;
@@ -262,6 +327,15 @@ extern const char *const headershim_instance;
 /* Non-zero while this thread is inside the shim's own work: a wrapper
  * reached again (signal handler, our own I/O) just forwards. */
 extern __thread int hs_in_shim HS_HIDDEN;
+
+/* The whole pass-through test of a wrapper (interposition.md 5.6: no lock,
+ * no malloc, no log on this path): off, re-entered, or an fd with the
+ * IGNORE verdict. */
+static inline bool hs_fast_pass(int fd)
+{
+    return hs_cfg.mode == HS_MODE_OFF || hs_in_shim != 0 ||
+           hs_fd_peek(fd) == HS_SLOT_IGNORE;
+}
 
 #define HS_FLUSH_TIMEOUT_MS 2000
 
