@@ -11,7 +11,10 @@
  *     bits 3-4   kernel iov_max: IOV_MAX, 2, 3, 8 (application iovecs fit)
  *     bits 5-6   retry model: exact, merge, resplit (3: exact)
  *     bit  7     max_header 256 instead of the default
- *   bytes 1-8  seed of the application's splits and of the kernel script
+ *   bytes 1-8  seed of the application's splits and of the kernel script;
+ *              its bit 63 sends about 30% of the pieces by sendfile from a
+ *              file holding the stream, bit 62 ends the kernel script in
+ *              EPIPE after (seed % 40) + 1 calls
  *   bytes 9-10 request length R (little endian, capped by what is left)
  *   then R request bytes (fed by hs_conn_read in seeded pieces), then the
  *   response stream (what the server writes).
@@ -88,6 +91,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     static const int iov_maxes[] = {0, 2, 3, 8};
     int iov_max = iov_maxes[(opt >> 3) & 3];
     r.max_iov = iov_max ? iov_max : 8;
+    r.sendfile_pct = (seed >> 63) ? 30 : 0;
 
     ks_oracle o;
     char *err = ks_oracle_build(&r, &o);
@@ -97,6 +101,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         ks_random(&ks, seed * 0x9E3779B97F4A7C15ull + 1, (opt & 4) != 0);
         ks.k.iov_max = iov_max;
         ks.max_calls = 200000;
+        if ((seed >> 62) & 1)
+            ks.fatal_after = 1 + (size_t)(seed % 40);
         err = ks_app_run(&r, &ks, &o, NULL);
         ks_free(&ks);
     }

@@ -710,33 +710,41 @@ static char *ks_fail(const ks_run *r, const ks_kernel *ks, size_t mark,
     return m;
 }
 
-static void ks_feed_requests(hs_conn *c, const ks_run *r, uint64_t seed)
+/* Reads request bytes [*fed, to) in seeded pieces (seed 0: one read). */
+static void ks_feed_to(hs_conn *c, const ks_run *r, uint64_t *rng,
+                       size_t *fed, size_t to)
 {
-    if (!r->req || !r->req_len)
-        return;
-    if (!seed) {
-        hs_conn_read(c, r->req, r->req_len);
-        return;
-    }
-    uint64_t rng = seed;
-    size_t p = 0;
-    while (p < r->req_len) {
-        size_t n = 1 + ks_below(&rng, ks_below(&rng, 2) ? 8 : 300);
-        if (n > r->req_len - p)
-            n = r->req_len - p;
-        hs_conn_read(c, r->req + p, n);
-        p += n;
+    if (!r->req || to > r->req_len)
+        to = r->req ? r->req_len : 0;
+    while (*fed < to) {
+        size_t n = to - *fed;
+        if (*rng) {
+            size_t k = 1 + ks_below(rng, ks_below(rng, 2) ? 8 : 300);
+            if (k < n)
+                n = k;
+        }
+        hs_conn_read(c, r->req + *fed, n);
+        *fed += n;
     }
 }
 
-static hs_conn *ks_open(const ks_run *r, ks_events *ev, uint64_t req_seed)
+static void ks_feed_requests(hs_conn *c, const ks_run *r, uint64_t seed)
+{
+    uint64_t rng = seed;
+    size_t fed = 0;
+    ks_feed_to(c, r, &rng, &fed, r->req_len);
+}
+
+static hs_conn *ks_open(const ks_run *r, ks_events *ev, uint64_t req_seed,
+                        bool feed)
 {
     hs_conn *c = hs_conn_new(r->cfg, r->port, r->tls, ev);
     if (!c)
         return NULL;
     if (r->assume)
         hs_conn_assume_request(c, r->assume, strlen(r->assume));
-    ks_feed_requests(c, r, req_seed);
+    if (feed)
+        ks_feed_requests(c, r, req_seed);
     return c;
 }
 
@@ -758,7 +766,7 @@ char *ks_oracle_build(const ks_run *r, ks_oracle *o)
     ks_init(&ks);
 
     /* One call, all accepted. */
-    hs_conn *c = ks_open(r, &o->events, 0);
+    hs_conn *c = ks_open(r, &o->events, 0, true);
     if (!c) {
         ks_free(&ks);
         return ks_msg("hs_conn_new failed");
@@ -788,7 +796,7 @@ char *ks_oracle_build(const ks_run *r, ks_oracle *o)
     ks_clear_record(&ks);
     ks_events scratch;
     memset(&scratch, 0, sizeof scratch);
-    c = ks_open(r, &scratch, 0);
+    c = ks_open(r, &scratch, 0, true);
     if (!c) {
         ks_free(&ks);
         return ks_msg("hs_conn_new failed");
@@ -858,9 +866,11 @@ char *ks_app_run(const ks_run *r, ks_kernel *ks, const ks_oracle *o,
     if (!events)
         events = &local;
     uint64_t rng = r->seed ? r->seed : 1;
-    hs_conn *c = ks_open(r, events, r->req_seed);
+    hs_conn *c = ks_open(r, events, r->req_seed, r->nfeed == 0);
     if (!c)
         return ks_msg("hs_conn_new failed");
+    uint64_t feed_rng = r->req_seed;
+    size_t fed = 0;
     if (r->sendfile_pct && !ks_file_of(ks, KS_STREAM_FD))
         ks_add_file(ks, KS_STREAM_FD, r->stream, r->len, false);
     ks_plan pl = {.n = 0};
@@ -880,6 +890,9 @@ char *ks_app_run(const ks_run *r, ks_kernel *ks, const ks_oracle *o,
             iov[i].iov_len = pl.seg[i].len;
         }
         size_t L = ks_plan_bytes(&pl);
+        for (size_t i = 0; i < r->nfeed; i++)
+            if (r->feed_at[i] < p + (L ? L : 1))
+                ks_feed_to(c, r, &feed_rng, &fed, r->feed_to[i]);
         size_t mark = ks->ncalls, before = ks->wire.len;
         if (++callno > limit) {
             err = ks_fail(r, ks, mark, callno, p, L, 0,
@@ -1013,6 +1026,8 @@ char *ks_app_run(const ks_run *r, ks_kernel *ks, const ks_oracle *o,
     }
 
     if (!err && !fatal) {
+        if (r->nfeed) /* what the client sent and no response answered */
+            ks_feed_to(c, r, &feed_rng, &fed, r->req_len);
         size_t mark = ks->ncalls;
         errno = KS_EVIL_ERRNO;
         int fr = hs_io_flush(c, &ks->k, 1000);

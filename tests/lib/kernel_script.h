@@ -194,6 +194,11 @@ typedef struct ks_run {
     ks_retry retry;
     int max_iov;               /* the application's iovecs per call at most
                                   (0: 8) */
+    /* Requests read as a server reads them: none up front; before a call
+     * that reaches stream offset feed_at[i], the request bytes up to
+     * feed_to[i] (in req_seed pieces). nfeed 0: all requests up front. */
+    const size_t *feed_at, *feed_to;
+    size_t nfeed;
     unsigned sendfile_pct;     /* KS_SPLIT_RANDOM: this percentage of calls
                                   are sendfile from a file holding the
                                   stream (fd KS_STREAM_FD), with an offset

@@ -51,13 +51,15 @@ void sc_req(sc_stream *s, const char *method, const char *path,
 {
     if (s->nreqs == SC_MAX_REQS)
         abort();
-    s->reqs[s->nreqs++] = (sc_reqinfo){method, path, host};
     sc_append(&s->req, raw, strlen(raw));
+    s->reqs[s->nreqs++] = (sc_reqinfo){method, path, host, s->req.len};
 }
 
 void sc_req_bytes(sc_stream *s, const void *p, size_t n)
 {
     sc_append(&s->req, p, n);
+    if (s->nreqs)
+        s->reqs[s->nreqs - 1].end = s->req.len;
 }
 
 static bool sc_is_interim(const char *block)

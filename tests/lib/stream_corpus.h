@@ -23,6 +23,8 @@ typedef struct sc_reqinfo {
     const char *method;
     const char *path;      /* normalised, as POLICY.md's `path` */
     const char *host;      /* port removed; NULL: no Host */
+    size_t end;            /* req.len once this request (and any bytes
+                              added after it by sc_req_bytes) was read */
 } sc_reqinfo;
 
 typedef struct sc_stream {

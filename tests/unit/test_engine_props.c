@@ -25,6 +25,8 @@
  *     2, 3, 8 and 1024, the three retry models, one script in 8 ending in
  *     EPIPE); one run in 4 sends about 30% of its pieces by sendfile
  *     from a file holding the stream, with an offset or the file position;
+ *     one run in 2 reads each request just before its response instead
+ *     of all requests up front (pipelined);
  *   the api preset: per stream 1,000 of the same runs.
  * HS_PROPS_SCALE=N divides the random counts by N (never below 100; the
  * sanitizer build divides by 4 by itself); HS_PROPS_VERBOSE=1 prints the
@@ -74,7 +76,17 @@ typedef struct fixture {
     hs_engine_config cfg;
     ks_run run;
     ks_oracle o;
+    size_t feed_at[SC_MAX_BLOCKS], feed_to[SC_MAX_BLOCKS];
+    size_t nfeed;
 } fixture;
+
+/* Read requests as a server does: each one just before its response. */
+static void interleave(fixture *f, ks_run *r)
+{
+    r->feed_at = f->feed_at;
+    r->feed_to = f->feed_to;
+    r->nfeed = f->nfeed;
+}
 
 /* Failures are collected per stream (the first one of each), so that one
  * broken stream does not hide the others; the test fails at its end. */
@@ -104,6 +116,11 @@ static bool fixture_open(fixture *f, size_t i, const hs_policy *p,
     f->run.req_len = f->s.req.len;
     f->run.stream = f->s.resp.p;
     f->run.len = f->s.resp.len;
+    for (size_t b = 0; b < f->s.nblocks; b++)
+        if (f->s.blocks[b].req >= 0) {
+            f->feed_at[f->nfeed] = f->s.blocks[b].start;
+            f->feed_to[f->nfeed++] = f->s.reqs[f->s.blocks[b].req].end;
+        }
     char *err = ks_oracle_build(&f->run, &f->o);
     if (err) {
         add_failure(f->s.name, err);
@@ -258,6 +275,8 @@ START_TEST(test_single_bytes)
             ks_run r = f.run;
             r.split = KS_SPLIT_BYTES;
             r.req_seed = seed;
+            if (seed % 2)
+                interleave(&f, &r);
             bool ok = check_run(&f, &r, &ks);
             ks_free(&ks);
             if (!ok)
@@ -306,6 +325,9 @@ static void random_runs(const hs_policy *p, unsigned runs, uint64_t salt)
              * holds the stream (header bytes in it are read by pread) */
             if (n % 4 == 1)
                 r.sendfile_pct = 30;
+            /* one run in 2 reads each request just before its response */
+            if (n % 2 == 0)
+                interleave(&f, &r);
             if (!check_run(&f, &r, &ks))
                 break;
         }
