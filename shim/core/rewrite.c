@@ -373,7 +373,7 @@ static void run(hs_rw *rw)
 /* ---- output -------------------------------------------------------------- */
 
 /* Bytes of a rewritten line, its line ending excluded. */
-static size_t line_size(const hs_wline *l, bool ro)
+static inline __attribute__((always_inline)) size_t line_size(const hs_wline *l, bool ro)
 {
     const hs_op *op = l->op;
     if (op)
@@ -382,7 +382,7 @@ static size_t line_size(const hs_wline *l, bool ro)
     return nl + 2 + l->value_len;
 }
 
-static char *write_line(char *o, const hs_wline *l, bool ro)
+static inline char *write_line(char *o, const hs_wline *l, bool ro)
 {
     const hs_op *op = l->op;
     if (op) {
@@ -491,7 +491,7 @@ static bool same_as_original(const hs_rw *rw, const hs_wline *l, bool ro)
     return memcmp(tmp, rw->b->base + f->line_off, n) == 0;
 }
 
-static hs_str written_name(const hs_wline *l, bool ro)
+static inline __attribute__((always_inline)) hs_str written_name(const hs_wline *l, bool ro)
 {
     if (l->op) {
         if (ro && l->op->line_ro)
@@ -516,8 +516,8 @@ static void fill_changes(const hs_rw *rw, const hs_rewrite_opts *o,
     size_t words = (rw->pol->nnames + 63) / 64;
     if (words > 16)
         words = 16;
-    for (int k = 0; k < 3; k++)
-        memset(seen[k], 0, words * 8);
+    for (size_t w = 0; w < words; w++)
+        seen[0][w] = seen[1][w] = seen[2][w] = 0;
     for (size_t i = 0; i < rw->nw; i++) {
         const hs_wline *l = &rw->w[i];
         int k, id = l->id;
