@@ -104,23 +104,21 @@ hs_http1_cl hs_http1_content_length(const hs_field *fields, size_t nfields,
     return HS_HTTP1_CL_OK;
 }
 
-/* close_after: "Connection: close" (RFC 9112 9.6), or an HTTP/1.0 response
- * that does not ask for keep-alive (RFC 9112 9.3: 1.0 is not persistent by
- * default). Connection is a comma list that may span several lines. It is
- * left false for UNTIL_CLOSE bodies without those (the kind says it all)
- * and for INTERIM and TUNNEL blocks, which have no say on it. */
-static bool closes_after(const hs_block *b)
+/* A plain Content-Length ("615"): its value without the list machinery;
+ * false sends anything else to hs_http1_content_length. */
+static bool plain_length(hs_str v, uint64_t *out)
 {
-    bool keep_alive = false;
-    for (int i = hs_block_find(b, "connection", 10, 0); i >= 0;
-         i = hs_block_find(b, "connection", 10, (size_t)i + 1)) {
-        if (hs_http1_list_has(b->fields[i].value, "close", 5))
-            return true;
-        if (b->minor == 0 && hs_http1_list_has(b->fields[i].value,
-                                               "keep-alive", 10))
-            keep_alive = true;
+    if (v.len == 0 || v.len > 18)
+        return false;
+    uint64_t x = 0;
+    for (size_t i = 0; i < v.len; i++) {
+        unsigned d = (unsigned char)v.p[i] - '0';
+        if (d > 9)
+            return false;
+        x = x * 10 + d;
     }
-    return b->minor == 0 && !keep_alive;
+    *out = x;
+    return true;
 }
 
 hs_framing hs_response_framing(const hs_block *b, hs_method_kind m)
@@ -144,31 +142,66 @@ hs_framing hs_response_framing(const hs_block *b, hs_method_kind m)
         f.kind = HS_BODY_TUNNEL;
         return f;
     }
-    f.close_after = closes_after(b);
+
+    /* One pass over the names, told apart by length first (10, 14, 17);
+     * the names of an OK block are tokens, as hs_http1_token_is needs. */
+    int cl = -1;
+    bool te = false, close = false, keep_alive = false;
+    for (size_t i = 0; i < b->nfields; i++) {
+        const hs_field *fl = &b->fields[i];
+        switch (fl->name.len) {
+        case 10:
+            /* close_after: "Connection: close" (RFC 9112 9.6), or an
+             * HTTP/1.0 response without keep-alive (RFC 9112 9.3: 1.0 is
+             * not persistent by default). Connection is a comma list that
+             * may span several lines. */
+            if (hs_http1_token_is(fl->name.p, "connection", 10)) {
+                close |= hs_http1_list_has(fl->value, "close", 5);
+                keep_alive |= b->minor == 0 &&
+                              hs_http1_list_has(fl->value, "keep-alive", 10);
+            }
+            break;
+        case 14:
+            if (cl < 0 && hs_http1_token_is(fl->name.p, "content-length", 14))
+                cl = (int)i;
+            break;
+        case 17:
+            te |= hs_http1_token_is(fl->name.p, "transfer-encoding", 17);
+            break;
+        default:
+            break;
+        }
+    }
+    /* Left false for INTERIM and TUNNEL (above), which have no say on it,
+     * and for UNTIL_CLOSE bodies without those (the kind says it all). */
+    f.close_after = close || (b->minor == 0 && !keep_alive);
+
     if (m == HS_METHOD_HEAD || status == 204 || status == 304) {
         f.kind = HS_BODY_NONE;
         return f;
     }
-    if (hs_block_find(b, "transfer-encoding", 17, 0) >= 0) {
+    if (te) {
         /* RFC 9112 6.3 item 4: chunked last frames the body; any other
          * final coding runs until close. */
         if (hs_http1_fields_last_is(b->fields, b->nfields,
-                                    "transfer-encoding", 17, "chunked", 7)) {
+                                    "transfer-encoding", 17, "chunked", 7))
             f.kind = HS_BODY_CHUNKED;
-        } else {
-            f.kind = HS_BODY_UNTIL_CLOSE;
+        return f;
+    }
+    if (cl >= 0) {
+        uint64_t length;
+        if ((plain_length(b->fields[cl].value, &length) &&
+             hs_http1_find(b->fields, b->nfields, "content-length", 14,
+                           (size_t)cl + 1) < 0) ||
+            hs_http1_content_length(b->fields, b->nfields, (size_t)cl,
+                                    &length) == HS_HTTP1_CL_OK) {
+            f.kind = HS_BODY_LENGTH;
+            f.length = length;
         }
+        /* A Content-Length the parser would have refused cannot reach
+         * here; if it did, until close is the safe reading. */
         return f;
     }
-    uint64_t length;
-    if (hs_http1_content_length(b->fields, b->nfields, 0, &length) ==
-        HS_HTTP1_CL_OK) {
-        f.kind = HS_BODY_LENGTH;
-        f.length = length;
-        return f;
-    }
-    /* Neither (RFC 9112 6.3 item 8): the body runs until close. A
-     * Content-Length the parser would have refused cannot reach here. */
-    f.kind = HS_BODY_UNTIL_CLOSE;
+    /* Neither (RFC 9112 6.3 item 8): the body runs until close. */
     return f;
 }

@@ -415,25 +415,6 @@ static inline size_t next_lf(line_scan *s, size_t pos)
     }
 }
 
-static inline uint64_t load8(const char *p)
-{
-    uint64_t v;
-    memcpy(&v, p, 8);
-    return v;
-}
-
-/* p[0..n) is a token (n >= 8), lit is lowercase letters, digits and '-'.
- * OR-ing 0x20 lowercases letters and leaves '-' and digits alone; the only
- * other bytes it could map onto them (CR, 0x10..0x19) are no tchars. */
-static inline bool token_is(const char *p, const char *lit, size_t n)
-{
-    const uint64_t lower = 0x2020202020202020ull;
-    for (size_t i = 0; i + 8 < n; i += 8)
-        if ((load8(p + i) | lower) != load8(lit + i))
-            return false;
-    return (load8(p + n - 8) | lower) == load8(lit + n - 8);
-}
-
 /* True when the block is OK (b filled in); false: ask the careful parser. */
 static bool parse_fast(const char *buf, size_t len, hs_block *b)
 {
@@ -493,7 +474,7 @@ static bool parse_fast(const char *buf, size_t len, hs_block *b)
         f->value.len = (size_t)(ve - v);
         f->line_off = pos;
         f->line_len = nlo + 1 - pos;
-        if (name_len == 14 && token_is(p, "content-length", 14)) {
+        if (name_len == 14 && hs_http1_token_is(p, "content-length", 14)) {
             /* One plain number; a list or anything odd goes careful. */
             uint64_t x = 0;
             if (v == ve || ve - v > 18)
@@ -508,7 +489,7 @@ static bool parse_fast(const char *buf, size_t len, hs_block *b)
                 return false;
             cl = true;
             cl_value = x;
-        } else if (name_len == 17 && token_is(p, "transfer-encoding", 17)) {
+        } else if (name_len == 17 && hs_http1_token_is(p, "transfer-encoding", 17)) {
             te = true;
         }
         pos = nlo + 1;

@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 /* The tables are in http1_response.c, the list and field helpers in
  * http1_framing.c. */
@@ -40,6 +41,25 @@ static inline bool hs_http1_ieq(const char *a, const char *b, size_t n)
             hs_http1_lower[(unsigned char)b[i]])
             return false;
     return true;
+}
+
+/* p[0..n) is a token (n >= 8), lit is lowercase letters, digits and '-':
+ * a case-insensitive compare 8 bytes at a time. OR-ing 0x20 lowercases
+ * letters and leaves '-' and digits alone; the only other bytes it could
+ * map onto them (CR, 0x10..0x19) are no tchars. */
+static inline bool hs_http1_token_is(const char *p, const char *lit, size_t n)
+{
+    const uint64_t lower = 0x2020202020202020ull;
+    uint64_t a, b;
+    for (size_t i = 0; i + 8 < n; i += 8) {
+        memcpy(&a, p + i, 8);
+        memcpy(&b, lit + i, 8);
+        if ((a | lower) != b)
+            return false;
+    }
+    memcpy(&a, p + n - 8, 8);
+    memcpy(&b, lit + n - 8, 8);
+    return (a | lower) == b;
 }
 
 static inline bool hs_str_ieq(hs_str s, const char *lit, size_t lit_len)
