@@ -385,14 +385,16 @@ static void parse_directive(pfile *f, hs_dir k, const hs_tok *t, size_t n)
     size_t vlen = 0;
     if (valued) {
         const hs_tok *v = &t[2];
-        if (v->quoted && v->off + v->raw_len == f->lx.blen) {
+        size_t end = f->lx.blen;   /* the line's end, trailing blanks cut */
+        while (end > v->off && (f->lx.buf[end - 1] == ' ' ||
+                                f->lx.buf[end - 1] == '\t'))
+            end--;
+        if (v->quoted && v->off + v->raw_len == end) {
             val = v->text;
             vlen = v->len;
         } else {
             val = v->raw;
-            vlen = f->lx.blen - v->off;
-            while (vlen && (val[vlen - 1] == ' ' || val[vlen - 1] == '\t'))
-                vlen--;
+            vlen = end - v->off;
         }
         if (!check_controls(f, v, val, vlen, true))
             return;

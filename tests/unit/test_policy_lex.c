@@ -75,6 +75,9 @@ START_TEST(value_is_rest_of_line)
     ck_assert_str_eq(apply("set Clear-Site-Data \"cache\", \"cookies\"\n", B),
                      OUT("Clear-Site-Data: \"cache\", \"cookies\"\r\n"));
     ck_assert_str_eq(apply("set X \"a\" b\n", B), OUT("X: \"a\" b\r\n"));
+    /* trailing blanks and a comment do not count */
+    ck_assert_str_eq(apply("set X \"a b\"   # why\nset Y \" c\"\t \n", B),
+                     OUT("X: a b\r\nY:  c\r\n"));
     /* the empty value is written "" */
     ck_assert_str_eq(apply("set X \"\"\n", B), OUT("X: \r\n"));
     ck_assert_str_eq(parse_errors("set X\n"),
