@@ -86,7 +86,7 @@ START_TEST(vfork_child_leaves_the_parent_state_alone)
 }
 END_TEST
 
-static const char *closes[] = {"close", "sysclose", "closerange", "closefrom"};
+static const char *closes[] = {"close", "sysclose", "closerange", "closefrom", "replace"};
 
 START_TEST(held_bytes_are_flushed_on_every_close)
 {
@@ -214,7 +214,7 @@ int main(void)
     tcase_add_test(tc, forked_child_continues_the_connection);
     tcase_add_test(tc, fork_with_a_held_block_passes_through_in_both);
     tcase_add_test(tc, vfork_child_leaves_the_parent_state_alone);
-    tcase_add_loop_test(tc, held_bytes_are_flushed_on_every_close, 0, 4);
+    tcase_add_loop_test(tc, held_bytes_are_flushed_on_every_close, 0, 5);
     tcase_add_test(tc, held_bytes_are_flushed_on_shutdown);
     tcase_add_test(tc, held_bytes_are_flushed_at_exit);
     tcase_add_test(tc, held_bytes_are_flushed_before_exec);

@@ -26,6 +26,7 @@
  *   splice DATA                 the DATA through a pipe
  *   dup|dup2|dup3|fdup|fdupc    continue on a duplicate, closing the old fd
  *   close|sysclose|closerange|closefrom|shutwr
+ *   replace                     dup2 /dev/null over the connection
  *   nonblock | sndbuf N | sleep MS | mark TEXT | waiteof
  *   thread                      the rest of the script in another thread
  *   fork                        the rest in a child; the parent closes its
@@ -478,6 +479,12 @@ static void run(int from)
                 die(verb);
             close(cur);
             cur = nfd;
+        } else if (!strcmp(verb, "replace")) {
+            /* dup2 of another file over the connection: an implicit close */
+            int n = open("/dev/null", O_WRONLY);
+            if (n < 0 || dup2(n, cur) != cur)
+                die("replace");
+            close(n);
         } else if (!strcmp(verb, "close")) {
             close(cur);
         } else if (!strcmp(verb, "sysclose")) {
