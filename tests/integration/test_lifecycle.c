@@ -38,7 +38,7 @@ START_TEST(response_from_another_thread)
 }
 END_TEST
 
-static const char *dups[] = {"dup", "dup2", "dup3", "fdup", "fdupc"};
+static const char *dups[] = {"dup", "dup2", "dup3", "fdup", "fdupc", "fdup64"};
 
 START_TEST(held_block_survives_a_dup_and_close_of_the_old_fd)
 {
@@ -210,7 +210,7 @@ int main(void)
     TCase *tc = tcase_create("lifecycle");
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, response_from_another_thread);
-    tcase_add_loop_test(tc, held_block_survives_a_dup_and_close_of_the_old_fd, 0, 5);
+    tcase_add_loop_test(tc, held_block_survives_a_dup_and_close_of_the_old_fd, 0, 6);
     tcase_add_test(tc, forked_child_continues_the_connection);
     tcase_add_test(tc, fork_with_a_held_block_passes_through_in_both);
     tcase_add_test(tc, vfork_child_leaves_the_parent_state_alone);

@@ -188,6 +188,23 @@ START_TEST(header_spliced_from_a_pipe_goes_unchanged)
 }
 END_TEST
 
+START_TEST(report_mode_each_function_byte_identical)
+{
+    /* Rule 11: report mode changes no call, whatever carries the bytes. */
+    char line1[512], line2[128];
+    if (_i < (int)(sizeof out_funcs / sizeof out_funcs[0])) {
+        snprintf(line1, sizeof line1, "out %s 5,17,18 " HEAD, out_funcs[_i]);
+        snprintf(line2, sizeof line2, "out %s - " BODY, out_funcs[_i]);
+    } else {
+        snprintf(line1, sizeof line1, "out write 17,18 " HEAD);
+        snprintf(line2, sizeof line2, _i % 2 ? "sendfile sendfile64 null " BODY : "splice " BODY);
+    }
+    it_case c = {.name = "report", .req = REQ, .resp = HEAD BODY, .report = true,
+                 .script = {"accept", "read read *", line1, line2}};
+    run(&c);
+}
+END_TEST
+
 START_TEST(syscall_write_is_not_seen)
 {
     /* syscall(SYS_write) bypasses every wrapper (interposition.md 6): the
@@ -218,6 +235,7 @@ int main(void)
     tcase_add_loop_test(tc, sendfile_of_a_prerendered_response, 0, 4);
     tcase_add_test(tc, splice_body);
     tcase_add_test(tc, header_spliced_from_a_pipe_goes_unchanged);
+    tcase_add_loop_test(tc, report_mode_each_function_byte_identical, 0, (int)nf + 2);
     tcase_add_test(tc, syscall_write_is_not_seen);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);

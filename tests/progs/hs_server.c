@@ -24,7 +24,8 @@
  *                               others one call per piece.
  *   sendfile FUNC off|null DATA the DATA through a temporary file
  *   splice DATA                 the DATA through a pipe
- *   dup|dup2|dup3|fdup|fdupc    continue on a duplicate, closing the old fd
+ *   dup|dup2|dup3|fdup|fdupc|fdup64  continue on a duplicate, closing the
+ *                               old fd (fdup*: fcntl/fcntl64 F_DUPFD*)
  *   close|sysclose|closerange|closefrom|shutwr
  *   replace                     dup2 /dev/null over the connection
  *   nonblock | sndbuf N | sleep MS | mark TEXT | waiteof
@@ -468,13 +469,18 @@ static void run(int from)
             via_pipe(rest);
         } else if (!strcmp(verb, "dup") || !strcmp(verb, "dup2") ||
                    !strcmp(verb, "dup3") || !strcmp(verb, "fdup") ||
-                   !strcmp(verb, "fdupc")) {
+                   !strcmp(verb, "fdupc") || !strcmp(verb, "fdup64")) {
             int nfd;
             if (!strcmp(verb, "dup")) nfd = dup(cur);
             else if (!strcmp(verb, "dup2")) nfd = dup2(cur, cur + 20);
             else if (!strcmp(verb, "dup3")) nfd = dup3(cur, cur + 21, O_CLOEXEC);
             else if (!strcmp(verb, "fdup")) nfd = fcntl(cur, F_DUPFD, 30);
-            else nfd = fcntl(cur, F_DUPFD_CLOEXEC, 40);
+            else if (!strcmp(verb, "fdupc")) nfd = fcntl(cur, F_DUPFD_CLOEXEC, 40);
+            else {
+                /* nginx and Python bind fcntl64 (_FILE_OFFSET_BITS=64) */
+                extern int fcntl64(int, int, ...);
+                nfd = fcntl64(cur, F_DUPFD_CLOEXEC, 50);
+            }
             if (nfd < 0)
                 die(verb);
             close(cur);
