@@ -1018,6 +1018,190 @@ START_TEST(test_flush_gives_up)
 }
 END_TEST
 
+/* ----------------------------------------------------------- request side */
+
+/* Feeds the pieces of a conversation in order: requests read (R), response
+ * bytes written (W); returns the events and checks that the wire is the
+ * written bytes with each block that `rewritten` marks rewritten. */
+typedef struct step {
+    char what;                 /* 'R' read, 'W' write */
+    const char *bytes;
+} step;
+
+static void converse(const step *steps, size_t n, ks_events *ev,
+                     hs_buf *wire)
+{
+    hs_engine_config cfg = config(HS_DESYNC_CLOSE, 0);
+    ks_kernel ks;
+    ks_init(&ks);
+    memset(ev, 0, sizeof *ev);
+    hs_conn *c = hs_conn_new(&cfg, -1, false, ev);
+    for (size_t i = 0; i < n; i++) {
+        size_t len = strlen(steps[i].bytes);
+        if (steps[i].what == 'R') {
+            hs_conn_read(c, steps[i].bytes, len);
+        } else {
+            struct iovec v = {(void *)steps[i].bytes, len};
+            ck_assert_int_eq(hs_io_writev(c, &ks.k, &v, 1, 0), len);
+        }
+    }
+    ck_assert_int_eq(hs_io_flush(c, &ks.k, 100), 0);
+    hs_conn_free(c);
+    wire->len = 0;
+    hs_buf_append(wire, ks.wire.p, ks.wire.len);
+    ks_free(&ks);
+}
+
+#define RESP(server) "HTTP/1.1 200 OK" CRLF "Server: " server CRLF \
+                     "Content-Length: 0" CRLF CRLF
+#define REWRITTEN "HTTP/1.1 200 OK" CRLF "Content-Length: 0" CRLF \
+                  "X-Test: 1" CRLF CRLF
+
+/* Expect: 100-continue as it happens: the head, the 100, then the body
+ * (which holds a request line), then the final response; a pipelined GET
+ * behind it is answered next. */
+START_TEST(test_expect_continue_body_after_100)
+{
+    static const step st[] = {
+        {'R', "POST /up HTTP/1.1" CRLF "Host: h" CRLF
+              "Expect: 100-continue" CRLF "Content-Length: 30" CRLF CRLF},
+        {'W', "HTTP/1.1 100 Continue" CRLF CRLF},
+        {'R', "GET /evil HTTP/1.1" CRLF "Host: e" CRLF CRLF},
+        {'R', "GET /b HTTP/1.1" CRLF "Host: h" CRLF CRLF},
+        {'W', "HTTP/1.1 201 Created" CRLF "Server: s" CRLF
+              "Content-Length: 0" CRLF CRLF},
+        {'W', RESP("s")},
+    };
+    ks_events ev;
+    hs_buf wire = {0};
+    converse(st, sizeof st / sizeof st[0], &ev, &wire);
+    static const char want[] = "HTTP/1.1 100 Continue" CRLF CRLF
+                               "HTTP/1.1 201 Created" CRLF "Content-Length: 0"
+                               CRLF "X-Test: 1" CRLF CRLF REWRITTEN;
+    char got[400], evs[400];
+    ks_escape(wire.p, wire.len, 300, got, sizeof got);
+    ks_events_describe(&ev, evs, sizeof evs);
+    ck_assert_msg(wire.len == sizeof want - 1 &&
+                  ks_same(wire.p, want, sizeof want - 1), "wire \"%s\" [%s]",
+                  got, evs);
+    ck_assert_msg(ev.n == 2 && strcmp(ev.path[0], "/up") == 0 &&
+                  strcmp(ev.path[1], "/b") == 0,
+                  "pairing: [%s] paths '%s' '%s'", evs, ev.path[0],
+                  ev.path[1]);
+    hs_buf_free(&wire);
+}
+END_TEST
+
+/* An Upgrade request the server declines: HTTP goes on, and the request
+ * pipelined behind it pairs with the next response. */
+START_TEST(test_upgrade_declined)
+{
+    static const step st[] = {
+        {'R', "GET /ws HTTP/1.1" CRLF "Host: h" CRLF "Upgrade: websocket" CRLF
+              "Connection: Upgrade" CRLF CRLF
+              "GET /b HTTP/1.1" CRLF "Host: h" CRLF CRLF},
+        {'W', RESP("s")},
+        {'W', RESP("s")},
+    };
+    ks_events ev;
+    hs_buf wire = {0};
+    converse(st, sizeof st / sizeof st[0], &ev, &wire);
+    char evs[400];
+    ks_events_describe(&ev, evs, sizeof evs);
+    ck_assert_msg(wire.len == 2 * (sizeof REWRITTEN - 1), "[%s]", evs);
+    ck_assert_msg(ev.n == 2 && strcmp(ev.path[0], "/ws") == 0 &&
+                  strcmp(ev.path[1], "/b") == 0,
+                  "pairing: [%s] paths '%s' '%s'", evs, ev.path[0],
+                  ev.path[1]);
+    hs_buf_free(&wire);
+}
+END_TEST
+
+/* What a client sends after CONNECT or an accepted Upgrade is not HTTP:
+ * reading it, before or after the 200/101, must not desync (and so must
+ * not shut the reading side of a working tunnel). */
+START_TEST(test_tunnel_client_bytes_not_parsed)
+{
+    static const char hello[] = "\x16\x03\x01\x02\x00\x01\x00\x01\xfc";
+    static const char frame[] = "\x81\x85\x01\x02\x03\x04hello";
+    for (int after = 0; after < 2; after++) {
+        step st[3];
+        st[0] = (step){'R', "CONNECT h:443 HTTP/1.1" CRLF "Host: h:443" CRLF
+                            CRLF};
+        st[1 + after] = (step){'R', hello};
+        st[2 - after] = (step){'W', "HTTP/1.1 200 Connection Established"
+                                    CRLF CRLF};
+        ks_events ev;
+        hs_buf wire = {0};
+        converse(st, 3, &ev, &wire);
+        char evs[400];
+        ks_events_describe(&ev, evs, sizeof evs);
+        ck_assert_msg(ks_count(&ev, HS_EVENT_DESYNC) == 0,
+                      "CONNECT, client bytes read %s the 200: [%s]",
+                      after ? "after" : "before", evs);
+        hs_buf_free(&wire);
+
+        st[0] = (step){'R', "GET /ws HTTP/1.1" CRLF "Host: h" CRLF
+                            "Upgrade: websocket" CRLF "Connection: Upgrade"
+                            CRLF CRLF};
+        st[1 + after] = (step){'R', frame};
+        st[2 - after] = (step){'W', "HTTP/1.1 101 Switching Protocols" CRLF
+                                    "Upgrade: websocket" CRLF
+                                    "Connection: Upgrade" CRLF CRLF};
+        converse(st, 3, &ev, &wire);
+        ks_events_describe(&ev, evs, sizeof evs);
+        ck_assert_msg(ks_count(&ev, HS_EVENT_DESYNC) == 0,
+                      "Upgrade, client frames read %s the 101: [%s]",
+                      after ? "after" : "before", evs);
+        hs_buf_free(&wire);
+    }
+}
+END_TEST
+
+/* hs_conn_is_passthrough lets the shell forget a connection: true once
+ * nothing will ever change and nothing is owed, never before. */
+START_TEST(test_is_passthrough)
+{
+    static const struct {
+        const char *req, *resp;
+        bool after;
+    } cases[] = {
+        {"GET / HTTP/1.1" CRLF "Host: h" CRLF CRLF,
+         "HTTP/1.1 200 OK" CRLF "Content-Length: 2" CRLF CRLF "ok", false},
+        {"GET / HTTP/1.1" CRLF "Host: h" CRLF CRLF,
+         "HTTP/1.1 200 OK" CRLF "Content-Length: 2" CRLF CRLF "o", false},
+        {"GET / HTTP/1.1" CRLF "Host: h" CRLF CRLF,
+         "HTTP/1.1 200 OK" CRLF "Server: s" CRLF CRLF "until close", true},
+        {"GET /ws HTTP/1.1" CRLF "Host: h" CRLF "Upgrade: websocket" CRLF
+         "Connection: Upgrade" CRLF CRLF,
+         "HTTP/1.1 101 Switching Protocols" CRLF "Upgrade: websocket" CRLF
+         "Connection: Upgrade" CRLF CRLF, true},
+        {"HEAD / HTTP/1.1" CRLF "Host: h" CRLF CRLF,
+         "HTTP/1.1 200 OK" CRLF "Content-Length: 5" CRLF CRLF "hello", true},
+        {"", "\x16\x03\x01\x00\x05hello", true},
+        {"GET / HTTP/1.1" CRLF "Host: h" CRLF CRLF, "HTTP/1.1 200 OK" CRLF,
+         false},
+    };
+    hs_engine_config cfg = config(HS_DESYNC_CLOSE, 0);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        ks_kernel ks;
+        ks_init(&ks);
+        ks_events ev;
+        memset(&ev, 0, sizeof ev);
+        hs_conn *c = hs_conn_new(&cfg, -1, false, &ev);
+        ck_assert(!hs_conn_is_passthrough(c));
+        hs_conn_read(c, cases[i].req, strlen(cases[i].req));
+        struct iovec v = {(void *)cases[i].resp, strlen(cases[i].resp)};
+        ck_assert_int_eq(hs_io_writev(c, &ks.k, &v, 1, 0), v.iov_len);
+        ck_assert_msg(hs_conn_is_passthrough(c) == cases[i].after,
+                      "case %zu: is_passthrough %d, expected %d", i,
+                      hs_conn_is_passthrough(c), cases[i].after);
+        hs_conn_free(c);
+        ks_free(&ks);
+    }
+}
+END_TEST
+
 static Suite *framing_suite(void)
 {
     Suite *s = suite_create("engine_framing");
@@ -1051,6 +1235,15 @@ static Suite *framing_suite(void)
     tcase_add_test(a, test_request_head_bound);
     tcase_add_test(a, test_held_total_bound);
     suite_add_tcase(s, a);
+
+    TCase *q = tcase_create("request side");
+    tcase_add_checked_fixture(q, load_policy, free_policy);
+    tcase_set_timeout(q, 60);
+    tcase_add_test(q, test_expect_continue_body_after_100);
+    tcase_add_test(q, test_upgrade_declined);
+    tcase_add_test(q, test_tunnel_client_bytes_not_parsed);
+    tcase_add_test(q, test_is_passthrough);
+    suite_add_tcase(s, q);
 
     TCase *r = tcase_create("write contract");
     tcase_add_checked_fixture(r, load_policy, free_policy);
