@@ -144,6 +144,28 @@ START_TEST(log_reopens_after_rotation_and_close)
 }
 END_TEST
 
+START_TEST(identical_report_lines_once_a_minute)
+{
+    char path[] = "/tmp/hs_itest_log_XXXXXX";
+    close(mkstemp(path));
+    char lf[128], rd[32];
+    snprintf(lf, sizeof lf, "HEADERSHIM_LOG_FILE=%s", path);
+    snprintf(rd, sizeof rd, "read read %zu", 3 * strlen(REQ));
+    const char *env[] = {policy_env(), lf, "HEADERSHIM_MODE=report", NULL};
+    const char *args[] = {"accept", rd, "out write - " RESP, "out write - " RESP,
+                          "out write - " RESP, NULL};
+    exchange(env, args, 3);
+    char *log = slurp(path);
+    unlink(path);
+    assert_json_lines(log);
+    int n = 0;
+    for (const char *p = log; (p = strstr(p, "\"event\":\"report\"")); p++)
+        n++;
+    ck_assert_msg(n == 1, "%d report lines: %s", n, log);
+    free(log);
+}
+END_TEST
+
 /* inetd: the connection is fds 0, 1 and 2 of the server. */
 static char *inetd_exchange(const char *const *env)
 {
@@ -203,6 +225,7 @@ int main(void)
     tcase_add_test(tc, log_file_lines);
     tcase_add_test(tc, log_line_names_the_method);
     tcase_add_test(tc, log_reopens_after_rotation_and_close);
+    tcase_add_test(tc, identical_report_lines_once_a_minute);
     tcase_add_test(tc, inetd_stderr_socket_gets_no_log_line);
     tcase_add_test(tc, inetd_stderr_socket_gets_no_error_message);
     suite_add_tcase(s, tc);
