@@ -211,18 +211,22 @@ void hs_tracks_lock_all(void)
     pthread_mutex_lock(&registry_lock);
     for (hs_track *t = all_tracks; t; t = t->next_all) {
         t->lost_at_fork = false;
+        t->locked_at_fork = false;
         if (atomic_load(&t->refs) == 0)
             continue;
         if (!hs_lock_try(&t->lock)) {
             /* Another thread is inside a call on this connection: its
-             * state is in motion. Both processes pass it through. */
+             * state is in motion, the child cannot continue it. */
             t->lost_at_fork = true;
             continue;
         }
+        t->locked_at_fork = true;
         if (t->conn && hs_conn_owes_bytes(t->conn)) {
             hs_kernel k;
             hs_kctx kc = {.fd = t->cur_fd, .flags = MSG_NOSIGNAL, .track = t};
             hs_kernel_make(&k, &kc);
+            /* Rule 10: on failure the engine passes the connection
+             * through (here); the child drops it. */
             if (t->cur_fd < 0 ||
                 hs_io_flush(t->conn, &k, HS_FLUSH_TIMEOUT_MS) != 0)
                 t->lost_at_fork = true;
@@ -230,28 +234,13 @@ void hs_tracks_lock_all(void)
     }
 }
 
-static void drop_conn_if_lost(hs_track *t, bool free_it)
-{
-    if (t->lost_at_fork && t->conn) {
-        if (free_it)
-            hs_conn_free(t->conn);
-        t->conn = NULL;
-    }
-}
-
 void hs_tracks_unlock_all_parent(void)
 {
     for (hs_track *t = all_tracks; t; t = t->next_all) {
-        if (atomic_load(&t->refs) == 0)
-            continue;
-        if (t->lost_at_fork) {
-            /* Locked by another thread: we cannot touch it now. The flush
-             * failure (if any) already turned it to pass-through in the
-             * engine. */
-            continue;
+        if (t->locked_at_fork) {
+            t->locked_at_fork = false;
+            hs_lock_drop(&t->lock);
         }
-        drop_conn_if_lost(t, true);
-        hs_lock_drop(&t->lock);
     }
     pthread_mutex_unlock(&registry_lock);
 }
@@ -260,10 +249,12 @@ void hs_tracks_reinit_child(void)
 {
     hs_owner_pid = (pid_t)hs_raw(SYS_getpid, 0, 0, 0);
     for (hs_track *t = all_tracks; t; t = t->next_all) {
-        /* A mutex held by a thread that does not exist here can never be
-         * unlocked: make a fresh one. A conn caught mid-call is dropped
-         * (leaked: its state may be half-updated). */
+        /* A lock held by a thread that does not exist here can never be
+         * released: start afresh. A connection caught mid-call or not
+         * flushed is dropped here (its memory leaks: its state may be
+         * half-updated). */
         hs_lock_init(&t->lock);
+        t->locked_at_fork = false;
         if (t->lost_at_fork)
             t->conn = NULL;
     }

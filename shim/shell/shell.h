@@ -179,7 +179,8 @@ typedef struct hs_track {
     int cur_fd;                  /* the fd of the call in progress */
     int local_port;
     bool tls;
-    bool lost_at_fork;           /* locked by another thread at fork */
+    bool lost_at_fork;           /* not flushed at fork: child lets it go */
+    bool locked_at_fork;         /* the fork handlers hold its lock */
     /* The engine's kernel for calls made under the lock: built once, only
      * kctx.fd and kctx.flags change per call. */
     hs_kernel kernel;
