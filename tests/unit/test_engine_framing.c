@@ -256,6 +256,28 @@ START_TEST(test_row_no_body)
 }
 END_TEST
 
+/* The same with Transfer-Encoding: chunked (RFC 9112 6.3: HEAD and 304
+ * have no body whatever the framing headers say). */
+START_TEST(test_row_no_body_chunked)
+{
+    sc_stream s;
+    sc_init(&s, "HEAD and 304 with chunked");
+    get_req(&s, "HEAD", "/");
+    get_req(&s, "GET", "/");
+    get_req(&s, "GET", "/");
+    sc_resp(&s, "HTTP/1.1 200 OK" CRLF "Server: s" CRLF
+                "Transfer-Encoding: chunked" CRLF CRLF);
+    sc_resp(&s, "HTTP/1.1 304 Not Modified" CRLF "Server: s" CRLF
+                "Transfer-Encoding: chunked" CRLF CRLF);
+    sc_resp(&s, NEXT);
+    ks_events ev;
+    expect(&s, HS_DESYNC_CLOSE, 0, &ev);
+    ck_assert_uint_eq(ks_count(&ev, HS_EVENT_REWRITE), 3);
+    expect_desync(&s, &ev, HS_DESYNC_CLOSE, false);
+    sc_free(&s);
+}
+END_TEST
+
 /* `headershim apply` without --requests: the assumed request frames the
  * response (a HEAD has no body). */
 START_TEST(test_assumed_head)
@@ -1212,6 +1234,7 @@ static Suite *framing_suite(void)
     tcase_add_test(t, test_row_101);
     tcase_add_test(t, test_row_connect);
     tcase_add_test(t, test_row_no_body);
+    tcase_add_test(t, test_row_no_body_chunked);
     tcase_add_test(t, test_assumed_head);
     tcase_add_test(t, test_row_chunked);
     tcase_add_test(t, test_row_te_not_chunked);

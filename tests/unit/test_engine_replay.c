@@ -500,6 +500,62 @@ START_TEST(test_request_bodies_pipelined)
 }
 END_TEST
 
+/* The connection's port and TLS reach the policy (`when tls`, `when port`):
+ * the api preset adds HSTS only under TLS (PRESETS.md). */
+START_TEST(test_port_and_tls_reach_policy)
+{
+    hs_policy *api = sc_policy("api");
+    hs_policy *ports = sc_policy("when port 8080 {\n    set X-Port 8080\n}\n"
+                                 "when tls {\n    set X-Tls 1\n}\n");
+    const hs_policy *pols[2] = {api, ports};
+    for (int pi = 0; pi < 2; pi++)
+        for (int tls = 0; tls < 2; tls++)
+            for (int port = 8079; port <= 8080; port++) {
+                hs_engine_config c2;
+                memset(&c2, 0, sizeof c2);
+                c2.policy = pols[pi];
+                c2.on_event = ks_on_event;
+                sc_stream s;
+                sc_init(&s, "port/tls");
+                get(&s, "/a");
+                sc_resp(&s, "HTTP/1.1 200 OK" CRLF
+                            "Content-Type: application/json" CRLF
+                            "Content-Length: 2" CRLF CRLF);
+                sc_body(&s, "{}");
+                hs_buf exp = {0};
+                size_t nchanged;
+                char why[200];
+                ck_assert(sc_expected(&s, pols[pi], &c2.rewrite, tls, port,
+                                      &exp, &nchanged, why, sizeof why));
+                ks_kernel ks;
+                ks_init(&ks);
+                ks_events ev;
+                memset(&ev, 0, sizeof ev);
+                hs_conn *c = hs_conn_new(&c2, port, tls, &ev);
+                hs_conn_read(c, s.req.p, s.req.len);
+                struct iovec v = {s.resp.p, s.resp.len};
+                ck_assert_int_eq(hs_io_writev(c, &ks.k, &v, 1, 0), s.resp.len);
+                ck_assert_int_eq(hs_io_flush(c, &ks.k, 100), 0);
+                char a[600], b[600];
+                ks_escape(exp.p, exp.len, 500, a, sizeof a);
+                ks_escape(ks.wire.p, ks.wire.len, 500, b, sizeof b);
+                ck_assert_msg(ks.wire.len == exp.len &&
+                              ks_same(ks.wire.p, exp.p, exp.len),
+                              "policy %d tls %d port %d: expected \"%s\", "
+                              "got \"%s\"", pi, tls, port, a, b);
+                bool marker = pi == 0 ? strstr(a, "Strict-Transport") != NULL
+                                      : strstr(a, "X-Port") != NULL;
+                ck_assert(marker == (pi == 0 ? tls : port == 8080));
+                hs_conn_free(c);
+                ks_free(&ks);
+                hs_buf_free(&exp);
+                sc_free(&s);
+            }
+    hs_policy_free(api);
+    hs_policy_free(ports);
+}
+END_TEST
+
 /* ------------------------------------------------------------ not HTTP */
 
 static void opaque(const char *name, const char *req, size_t req_len,
@@ -585,6 +641,7 @@ static Suite *replay_suite(void)
     tcase_add_test(t, test_splice_body);
     tcase_add_loop_test(t, test_sendfile_carries_header, 0, 4);
     tcase_add_test(t, test_request_bodies_pipelined);
+    tcase_add_test(t, test_port_and_tls_reach_policy);
     tcase_add_test(t, test_non_http_identical);
     suite_add_tcase(s, t);
     return s;
