@@ -149,7 +149,15 @@ void hs_fd_closing_range(unsigned first, unsigned last)
     if (logfd >= 0 && (unsigned)logfd >= first && (unsigned)logfd <= last)
         hs_log_fd_closing(logfd);
     for (unsigned fd = first; fd <= last; fd++) {
-        /* Chunks never mapped read as UNKNOWN at the cost of one load. */
+        /* closefrom(3) is common at start-up: skip chunks never mapped */
+        if (!atomic_load_explicit(&hs_fd_l1[fd >> HS_FD_L2_BITS],
+                                  memory_order_acquire)) {
+            unsigned next = (fd | (HS_FD_L2 - 1));
+            if (next >= last)
+                break;
+            fd = next;
+            continue;
+        }
         if (hs_fd_peek((int)fd) != HS_SLOT_UNKNOWN)
             hs_fd_closing((int)fd);
         if (fd == last)
