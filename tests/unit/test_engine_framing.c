@@ -1224,6 +1224,192 @@ START_TEST(test_is_passthrough)
 }
 END_TEST
 
+/* ------------------------------------------------------- memory runs out */
+
+/* IO-CONTRACT.md: failing an allocation is a desync (or, in the rewriter,
+ * a block left unchanged); the shim never aborts, loses or invents a byte.
+ * This binary's own malloc fails the Nth allocation made by the code
+ * linked into it (the core included; glibc's internal allocations are
+ * untouched), for every N of a run. Not under sanitizers, which bring
+ * their own allocator. */
+#if defined(__SANITIZE_ADDRESS__)
+#define HS_TEST_OOM 0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define HS_TEST_OOM 0
+#endif
+#endif
+#ifndef HS_TEST_OOM
+#define HS_TEST_OOM 1
+#endif
+
+#if HS_TEST_OOM
+extern void *__libc_malloc(size_t n);
+extern void *__libc_calloc(size_t n, size_t m);
+extern void *__libc_realloc(void *p, size_t n);
+extern void __libc_free(void *p);
+
+static char oom_failed[400];      /* the first failure of a stream */
+static bool oom_armed;
+static long oom_fail_at;          /* the allocation that fails; -1 none */
+static long oom_allocs;           /* allocations counted while armed */
+
+static bool oom_now(void)
+{
+    return oom_armed && oom_allocs++ == oom_fail_at;
+}
+
+void *malloc(size_t n)
+{
+    return oom_now() ? NULL : __libc_malloc(n);
+}
+
+void *calloc(size_t n, size_t m)
+{
+    return oom_now() ? NULL : __libc_calloc(n, m);
+}
+
+void *realloc(void *p, size_t n)
+{
+    return oom_now() ? NULL : __libc_realloc(p, n);
+}
+
+void free(void *p)
+{
+    __libc_free(p);
+}
+
+/* The wire is the stream with each listed block either rewritten or left
+ * as it was, and every other byte as it was. */
+static bool wire_is_some_transform(const sc_stream *s, const hs_buf *wire,
+                                   char *why, size_t cap)
+{
+    hs_block *b = malloc(sizeof *b);
+    size_t at = 0, w = 0;
+    bool ok = true;
+    for (size_t i = 0; ok && i <= s->nblocks; i++) {
+        size_t upto = i < s->nblocks ? s->blocks[i].start : s->resp.len;
+        size_t raw = upto - at;
+        if (w + raw > wire->len ||
+            !ks_same(wire->p + w, s->resp.p + at, raw)) {
+            snprintf(why, cap, "raw bytes [%zu, %zu) not at wire %zu", at,
+                     upto, w);
+            ok = false;
+            break;
+        }
+        w += raw;
+        at = upto;
+        if (i == s->nblocks)
+            break;
+        const sc_block *sb = &s->blocks[i];
+        size_t blen = sb->end - sb->start;
+        hs_buf out = {0};
+        hs_request rq;
+        memset(&rq, 0, sizeof rq);
+        rq.port = -1;
+        if (hs_block_parse(s->resp.p + sb->start, blen, b, NULL) ==
+                HS_BLOCK_OK &&
+            hs_rewrite(policy, &(hs_rewrite_opts){0}, b, &rq, &out, NULL) ==
+                HS_REWRITE_CHANGED &&
+            w + out.len <= wire->len && ks_same(wire->p + w, out.p, out.len))
+            w += out.len;
+        else if (w + blen <= wire->len &&
+                 ks_same(wire->p + w, s->resp.p + sb->start, blen))
+            w += blen;
+        else {
+            snprintf(why, cap, "block %zu neither rewritten nor as it was "
+                     "at wire %zu", i, w);
+            ok = false;
+        }
+        hs_buf_free(&out);
+        at = sb->end;
+    }
+    if (ok && w != wire->len) {
+        snprintf(why, cap, "%zu extra bytes on the wire", wire->len - w);
+        ok = false;
+    }
+    free(b);
+    return ok;
+}
+
+/* One run with allocation n failing; returns how many allocations the
+ * engine made while armed. */
+static long oom_run(const sc_stream *s, long n)
+{
+    hs_engine_config cfg = config(HS_DESYNC_CLOSE, 0);
+    ks_kernel ks;
+    ks_init(&ks);
+    ks_events ev;
+    memset(&ev, 0, sizeof ev);
+    oom_allocs = 0;
+    oom_fail_at = n;
+    oom_armed = true;
+    hs_conn *c = hs_conn_new(&cfg, -1, false, &ev);
+    if (!c) {
+        oom_armed = false;
+        ks_free(&ks);
+        return oom_allocs;
+    }
+    for (size_t p = 0; p < s->req.len; p += 11)
+        hs_conn_read(c, s->req.p + p, s->req.len - p < 11 ? s->req.len - p : 11);
+    for (size_t p = 0; p < s->resp.len; p += 7) {
+        size_t k = s->resp.len - p < 7 ? s->resp.len - p : 7;
+        struct iovec v = {s->resp.p + p, k};
+        ssize_t r = hs_io_writev(c, &ks.k, &v, 1, 0);
+        if (r != (ssize_t)k && !oom_failed[0]) {
+            snprintf(oom_failed, sizeof oom_failed, "%s, allocation %ld "
+                     "fails: a %zu-byte call at %zu returned %zd with an "
+                     "all-accepting kernel", s->name, n, k, p, r);
+        }
+        if (r < 0)
+            break; /* the application gives up on the connection */
+    }
+    int fr = hs_io_flush(c, &ks.k, 100);
+    bool owes = hs_conn_owes_bytes(c);
+    hs_conn_free(c);
+    oom_armed = false;
+    long made = oom_allocs;
+    if ((fr != 0 || owes) && !oom_failed[0])
+        snprintf(oom_failed, sizeof oom_failed, "%s, allocation %ld fails: "
+                 "flush %d, owes %d", s->name, n, fr, owes);
+    char why[200];
+    if (!oom_failed[0] && !wire_is_some_transform(s, &ks.wire, why, sizeof why))
+        snprintf(oom_failed, sizeof oom_failed, "%s, allocation %ld fails: %s",
+                 s->name, n, why);
+    ks_free(&ks);
+    return made;
+}
+
+START_TEST(test_out_of_memory)
+{
+    static char all[3000];
+    static const char *names[] = {"pipelined-mixed", "chunked-tricky",
+                                  "request-bodies", "big-header",
+                                  "interim-100-103", "unanswered"};
+    for (size_t i = 0; i < sc_corpus_count(); i++) {
+        sc_stream s;
+        sc_corpus_build(i, &s);
+        bool pick = false;
+        for (size_t k = 0; k < sizeof names / sizeof names[0]; k++)
+            pick |= strcmp(s.name, names[k]) == 0;
+        if (pick) {
+            oom_failed[0] = 0;
+            long total = oom_run(&s, -1); /* count only */
+            ck_assert_int_gt(total, 0);
+            for (long n = 0; n < total && !oom_failed[0]; n++)
+                oom_run(&s, n);
+            if (oom_failed[0]) {
+                size_t used = strlen(all);
+                snprintf(all + used, sizeof all - used, "\n  %s", oom_failed);
+            }
+        }
+        sc_free(&s);
+    }
+    ck_assert_msg(all[0] == 0, "%s", all);
+}
+END_TEST
+#endif
+
 static Suite *framing_suite(void)
 {
     Suite *s = suite_create("engine_framing");
@@ -1267,6 +1453,14 @@ static Suite *framing_suite(void)
     tcase_add_test(q, test_tunnel_client_bytes_not_parsed);
     tcase_add_test(q, test_is_passthrough);
     suite_add_tcase(s, q);
+
+#if HS_TEST_OOM
+    TCase *m = tcase_create("memory");
+    tcase_add_checked_fixture(m, load_policy, free_policy);
+    tcase_set_timeout(m, 120);
+    tcase_add_test(m, test_out_of_memory);
+    suite_add_tcase(s, m);
+#endif
 
     TCase *r = tcase_create("write contract");
     tcase_add_checked_fixture(r, load_policy, free_policy);
