@@ -78,6 +78,8 @@ typedef struct fixture {
     ks_oracle o;
     size_t feed_at[SC_MAX_BLOCKS], feed_to[SC_MAX_BLOCKS];
     size_t nfeed;
+    _Atomic size_t held;       /* the process-wide held-bytes count: back
+                                  to 0 once each connection is freed */
 } fixture;
 
 /* Read requests as a server does: each one just before its response. */
@@ -110,6 +112,7 @@ static bool fixture_open(fixture *f, size_t i, const hs_policy *p,
     f->cfg.max_header = f->s.max_header;
     f->cfg.on_desync = mode;
     f->cfg.on_event = ks_on_event;
+    f->cfg.held_total = &f->held;
     f->run.cfg = &f->cfg;
     f->run.port = -1;
     f->run.req = f->s.req.p;
@@ -142,6 +145,15 @@ static bool check_run(fixture *f, ks_run *r, ks_kernel *ks)
 {
     runs_done++;
     char *err = ks_app_run(r, ks, &f->o, NULL);
+    if (!err && f->held != 0) {
+        char msg[200];
+        snprintf(msg, sizeof msg, "held_total is %zu after the connection "
+                 "was freed (split seed %llu)", (size_t)f->held,
+                 (unsigned long long)r->seed);
+        f->held = 0;
+        add_failure(f->s.name, msg);
+        return false;
+    }
     if (!err)
         return true;
     add_failure(f->s.name, err);
