@@ -503,65 +503,72 @@ static inline __attribute__((always_inline)) hs_str written_name(const hs_wline 
     return (hs_str){ l->name, l->name_len };
 }
 
+typedef struct clist {
+    hs_str *names;
+    size_t n;
+    uint64_t seen[4];       /* ids below 256 already listed */
+    int ids[HS_CHANGE_MAX];
+} clist;
+
+static inline void note(hs_changes *c, clist *cl, hs_str name, int id)
+{
+    if (id >= 0 && id < 256) {
+        uint64_t bit = 1ull << (id & 63);
+        if (cl->seen[id >> 6] & bit)
+            return;
+        cl->seen[id >> 6] |= bit;
+    } else {
+        for (size_t j = 0; j < cl->n; j++)
+            if (cl->ids[j] == id &&
+                (id >= 0 || hs_pol_ieq(cl->names[j].p, cl->names[j].len,
+                                       name.p, name.len)))
+                return;
+    }
+    if (cl->n == HS_CHANGE_MAX) {
+        c->truncated = true;
+        return;
+    }
+    cl->ids[cl->n] = id;
+    cl->names[cl->n++] = name;
+}
+
 /* Lists what changed, each name once (case-insensitively: by id when it
- * has one), at most HS_CHANGE_MAX per list. */
+ * has one), at most HS_CHANGE_MAX per list. The application's lines come
+ * first in the working array, the added ones after them. */
 static void fill_changes(const hs_rw *rw, const hs_rewrite_opts *o,
                          hs_changes *c)
 {
     bool ro = o && o->csp_report_only;
-    uint64_t seen[3][16];
-    int ids[3][HS_CHANGE_MAX];
-    hs_str *lists[3] = { c->removed, c->set, c->added };
-    size_t *counts[3] = { &c->nremoved, &c->nset, &c->nadded };
-    size_t words = (rw->pol->nnames + 63) / 64;
-    if (words > 16)
-        words = 16;
-    for (size_t w = 0; w < words; w++)
-        seen[0][w] = seen[1][w] = seen[2][w] = 0;
-    for (size_t i = 0; i < rw->nw; i++) {
+    clist cl;
+    size_t nf = rw->b->nfields, i;
+    cl.names = c->removed;
+    cl.n = 0;
+    cl.seen[0] = cl.seen[1] = cl.seen[2] = cl.seen[3] = 0;
+    for (i = 0; i < nf; i++) {
         const hs_wline *l = &rw->w[i];
-        int k, id = l->id;
-        hs_str name;
-        if (l->orig < 0) {
-            if (l->state == HS_L_GONE)
-                continue;
-            k = 2;
-            name = written_name(l, ro);
-        } else if (l->state == HS_L_GONE) {
-            /* "lines removed (and not written again)" */
-            if (id >= 0 && rw->count[id])
-                continue;
-            k = 0;
-            name = rw->b->fields[l->orig].name;
-        } else if (l->state == HS_L_REWRITE && !same_as_original(rw, l, ro)) {
-            k = 1;
-            name = written_name(l, ro);
-        } else {
-            continue;
-        }
-        size_t *n = counts[k];
-        if (id >= 0 && id < 1024) {
-            uint64_t bit = 1ull << (id & 63);
-            if (seen[k][id >> 6] & bit)
-                continue;
-            seen[k][id >> 6] |= bit;
-        } else {
-            bool dup = false;
-            for (size_t j = 0; j < *n && !dup; j++)
-                dup = id >= 0 ? ids[k][j] == id
-                              : ids[k][j] < 0 &&
-                                hs_pol_ieq(lists[k][j].p, lists[k][j].len,
-                                           name.p, name.len);
-            if (dup)
-                continue;
-        }
-        if (*n == HS_CHANGE_MAX) {
-            c->truncated = true;
-            continue;
-        }
-        ids[k][*n] = id;
-        lists[k][(*n)++] = name;
+        /* "lines removed (and not written again)" */
+        if (l->state == HS_L_GONE && (l->id < 0 || rw->count[l->id] == 0))
+            note(c, &cl, rw->b->fields[i].name, l->id);
     }
+    c->nremoved = cl.n;
+    cl.names = c->set;
+    cl.n = 0;
+    cl.seen[0] = cl.seen[1] = cl.seen[2] = cl.seen[3] = 0;
+    for (i = 0; i < nf; i++) {
+        const hs_wline *l = &rw->w[i];
+        if (l->state == HS_L_REWRITE && !same_as_original(rw, l, ro))
+            note(c, &cl, written_name(l, ro), l->id);
+    }
+    c->nset = cl.n;
+    cl.names = c->added;
+    cl.n = 0;
+    cl.seen[0] = cl.seen[1] = cl.seen[2] = cl.seen[3] = 0;
+    for (i = nf; i < rw->nw; i++) {
+        const hs_wline *l = &rw->w[i];
+        if (l->state != HS_L_GONE)
+            note(c, &cl, written_name(l, ro), l->id);
+    }
+    c->nadded = cl.n;
 }
 
 /* ---- entry points -------------------------------------------------------- */
