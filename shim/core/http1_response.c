@@ -255,12 +255,12 @@ hs_block_status hs_http1_block_parse_careful(const char *buf, size_t len,
  * Cost (valgrind --tool=callgrind on a /tmp loop calling hs_block_end and
  * hs_block_parse 100,000 times on the 238-byte, 8-field nginx block
  * `typical` of tests/unit/test_http1_response.c; Ir divided by the count,
- * gcc 12 -O2): hs_block_end ~230 instructions (it was ~350 with memchr
- * per line), hs_block_parse ~1,470, of which ~330 classify the 4 windows
- * (the careful parser alone: ~2,320). That is above the few hundred hoped
- * for: what remains is ~110 instructions of bookkeeping per field line
- * (find the LF, scan the name, trim, store, compare the name length).
- * clang 14 -O2 builds the same code to ~2,170 in all.
+ * gcc 12 -O2): hs_block_end ~230 instructions (~350 with memchr per
+ * line), hs_block_parse ~1,390, of which ~300 classify the 4 windows (the
+ * careful parser alone: ~2,320). That is above the few hundred hoped
+ * for: what remains is ~100 instructions of bookkeeping per field line
+ * (take the LF, scan the name, trim, store six words, check the name
+ * length). clang 14 -O2 builds the same code somewhat slower.
  * --------------------------------------------------------------------- */
 
 #if defined(__SSE2__) && !defined(HS_HTTP1_NO_SIMD)
@@ -372,7 +372,7 @@ typedef struct line_scan {
     const char *buf;
     size_t len;
     size_t base;       /* offset of the current 64-byte window */
-    uint64_t lf;       /* its LF positions */
+    uint64_t lf;       /* its LF positions not taken yet */
     uint64_t cr_carry; /* CRLF block: the window's last byte was a CR */
     bool crlf;
 } line_scan;
@@ -397,22 +397,27 @@ static bool scan_window(line_scan *s, size_t base)
     return true;
 }
 
-/* Offset of the first LF at or after pos, or SIZE_MAX when there is none
- * or a window on the way breaks the rules. pos >= the current window's
- * base on entry; a line may then run on through later windows. */
-static inline size_t next_lf(line_scan *s, size_t pos)
+/* The offset of the next LF not taken yet, or SIZE_MAX when there is none
+ * or a window on the way breaks the rules. Lines are walked in order, so
+ * the next LF is always the lowest bit left in the mask; taking it clears
+ * it. */
+static bool next_window_with_lf(line_scan *s)
 {
-    for (;;) {
-        size_t rel = pos > s->base ? pos - s->base : 0;
-        if (rel < 64) {
-            uint64_t m = s->lf & (~0ull << rel);
-            if (m)
-                return s->base + (size_t)__builtin_ctzll(m);
-        }
+    while (!s->lf) {
         size_t next = s->base + 64;
         if (next >= s->len || !scan_window(s, next))
-            return SIZE_MAX;
+            return false;
     }
+    return true;
+}
+
+static inline __attribute__((always_inline)) size_t next_lf(line_scan *s)
+{
+    if (!s->lf && !next_window_with_lf(s))
+        return SIZE_MAX;
+    size_t at = s->base + (size_t)__builtin_ctzll(s->lf);
+    s->lf &= s->lf - 1;
+    return at;
 }
 
 /* True when the block is OK (b filled in); false: ask the careful parser. */
@@ -428,7 +433,9 @@ static bool parse_fast(const char *buf, size_t len, hs_block *b)
         return false;
     line_scan s = {.buf = buf, .len = len, .crlf = nl[-1] == '\r'};
     const char *le = s.crlf ? nl - 1 : nl;
-    if ((le != buf + 12 && buf[12] != ' ') || !scan_window(&s, 0))
+    /* The status line's LF is the block's first: take it from the masks. */
+    if ((le != buf + 12 && buf[12] != ' ') || !scan_window(&s, 0) ||
+        next_lf(&s) != (size_t)(nl - buf))
         return false;
     b->base = buf;
     b->len = len;
@@ -441,7 +448,7 @@ static bool parse_fast(const char *buf, size_t len, hs_block *b)
     bool te = false, cl = false;
     uint64_t cl_value = 0;
     for (;;) {
-        nlo = next_lf(&s, pos);
+        nlo = next_lf(&s);
         if (nlo == SIZE_MAX)
             return false;
         /* In a CRLF block the checked masks put a CR before every LF, and
