@@ -210,8 +210,16 @@ phase_callgrind() {
             fi
         done
         echo "$line  $checks (of $N2)"
+        echo "$line" >> "$tmp/cg_rows"
         [ -n "$hap" ] && echo "            (HAProxy's own share of the haproxy row:$hap)"
     done
+    # The targets compare the shim with nginx's own add_header.
+    awk '$1 == "add_header" { for (i = 2; i <= 5; i++) a[i] = $i }
+         $1 == "shim" { for (i = 2; i <= 5; i++) s[i] = $i; have = 1 }
+         END { if (have && a[2] > 0) {
+                   printf "shim vs add_header:"
+                   for (i = 2; i <= 5; i++) printf " %+.1f%%", (s[i] - a[i]) * 100 / a[i]
+                   printf "   (target: within 3%%)\n" } }' "$tmp/cg_rows" 2>/dev/null
     echo
     echo "== what each setup sent (first response of each run with $N2 requests)"
     cat "$tmp/heads" | tr -d '\r'
@@ -342,6 +350,7 @@ phase_wrk() {
 
 echo "headershim server benchmark: $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs, $(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -n 1)"
 echo "nginx $(nginx -v 2>&1 | sed 's|.*/||'), $(haproxy -v 2>/dev/null | head -n 1 | cut -d' ' -f1-3), $(valgrind --version 2>/dev/null), kernel $(uname -r)"
+echo "commit $(git -C "$here" rev-parse --short HEAD 2>/dev/null || echo unknown); load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
 for phase in $phases; do
     case $phase in
@@ -351,4 +360,5 @@ for phase in $phases; do
     *) echo "servers: unknown phase $phase (callgrind, strace, wrk)" ;;
     esac
 done
+echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 exit 0
