@@ -228,10 +228,13 @@ static void print_diag(void *ctx, const hs_diag *d)
     }
 }
 
+/* Values are copied: nginx overwrites the original environment block with
+ * its process title (ngx_setproctitle), so a pointer into it read later
+ * (the log path, at rotation) would see "worker process". */
 static const char *env(const char *name)
 {
     const char *v = getenv(name);
-    return v;
+    return v ? strdup(v) : NULL;
 }
 
 void hs_env_init(int argc, char **argv)

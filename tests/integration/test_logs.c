@@ -124,8 +124,10 @@ START_TEST(log_reopens_after_rotation_and_close)
     snprintf(rd, sizeof rd, "read read %zu", strlen(REQ));
     const char *env[] = {policy_env(), lf, "HEADERSHIM_LOG=info", NULL};
     /* The rotation check runs at most once a second: wait past it. */
-    const char *args[] = {"accept", rd, "out write - " RESP, ren, "sleep 1100", rd,
-                          "out write - " RESP, "closeall", NULL};
+    /* clobberenv: the log path must not be read from the environment
+     * block after start-up (nginx overwrites it with its process title) */
+    const char *args[] = {"clobberenv", "accept", rd, "out write - " RESP, ren, "sleep 1100",
+                          rd, "out write - " RESP, "closeall", NULL};
     exchange(env, args, 2);
     char *old = slurp(rotated), *cur = slurp(path);
     unlink(path);

@@ -41,6 +41,7 @@
  *   exit N                      _exit(N) without closing anything
  *   libcexit                    exit(0): destructors run, nothing closed
  *   rename OLD NEW | closeall   log rotation; closefrom(3)
+ *   clobberenv                  overwrite the environment strings in place
  *   handoff                     accept in this process, run the rest in a
  *                               forked worker that receives the connection
  *                               by SCM_RIGHTS (Node's cluster)
@@ -582,6 +583,12 @@ static void run(int from)
             char a[4096], b[4096];
             if (sscanf(rest, "%4095s %4095s", a, b) != 2 || rename(a, b) != 0)
                 die("rename");
+        } else if (!strcmp(verb, "clobberenv")) {
+            /* nginx's ngx_setproctitle writes the process title over the
+             * original environment block */
+            extern char **environ;
+            for (char **e = environ; *e; e++)
+                memset(*e, 'x', strlen(*e));
         } else if (!strcmp(verb, "closeall")) {
             closefrom(3);           /* the log's descriptor too */
         } else if (!strcmp(verb, "handoff")) {
