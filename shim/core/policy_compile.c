@@ -194,15 +194,11 @@ static void emit_remove(cctx *c, const hs_node *kids, size_t from, size_t to)
                 h[k] = (char)(g->pat[k] | 0x20);
             memcpy(&g->head, h, 8);
         }
-        unsigned char f0 = (unsigned char)g->pat[0];
-        if (f0 == '*') {
+        if (!star || star - g->pat < 3) {
             op->glob_any_first = true;
         } else {
-            op->first[f0 >> 3] |= (uint8_t)(1u << (f0 & 7));
-            if (f0 >= 'a' && f0 <= 'z') {
-                unsigned char up = (unsigned char)(f0 - 32);
-                op->first[up >> 3] |= (uint8_t)(1u << (up & 7));
-            }
+            unsigned k = hs_glob_key(g->pat);
+            op->first[k >> 3] |= (uint8_t)(1u << (k & 7));
         }
     }
 }

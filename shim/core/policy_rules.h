@@ -175,8 +175,10 @@ typedef struct hs_op {
     uint8_t *idset;         /* bitmap over name ids */
     hs_glob *globs;
     size_t nglobs;
-    uint8_t first[32];      /* bitmap of the globs' first bytes */
-    bool glob_any_first;    /* a glob starts with '*' */
+    uint8_t first[128];     /* bitmap over (byte 0, byte 2) of the globs,
+                               see hs_glob_key: "X-Request-Id" is told from
+                               "X-Kong-*" without a compare */
+    bool glob_any_first;    /* a glob has '*' among its first three bytes */
     /* COOKIE: attribute name (before '=') */
     size_t attr_name_len;
     bool attr_samesite;
@@ -198,6 +200,12 @@ struct hs_policy {
     unsigned needs;
     bool uses_content_type;
 };
+
+static inline unsigned hs_glob_key(const char *p)
+{
+    return (((unsigned char)p[0] | 0x20u) ^
+            (((unsigned char)p[2] | 0x20u) << 3)) & 1023u;
+}
 
 /* ---- shared helpers (policy_match.c) ----------------------------------- */
 

@@ -235,9 +235,15 @@ static void op_set(hs_rw *rw, const hs_op *op)
 
 static bool glob_hit(const hs_op *op, const char *name, size_t n)
 {
-    unsigned char f = (unsigned char)name[0];
-    if (!op->glob_any_first && !(op->first[f >> 3] & (1u << (f & 7))))
-        return false;
+    if (!op->glob_any_first) {
+        /* every glob has three fixed bytes first: a shorter name cannot
+         * match, and (byte 0, byte 2) must be one a glob starts with */
+        if (n < 3)
+            return false;
+        unsigned k = hs_glob_key(name);
+        if (!(op->first[k >> 3] & (1u << (k & 7))))
+            return false;
+    }
     for (size_t g = 0; g < op->nglobs; g++) {
         const hs_glob *gl = &op->globs[g];
         if (gl->prefix) {
