@@ -6,8 +6,9 @@
  * 250 bytes (what nginx, Express and Apache send, servers-io.md section 1),
  * and the same of about 1 KiB with session cookies and cache headers.
  * Presets: all four; plus "(parse)", the end search and parse alone.
- * The output buffer is reused between blocks, as a connection reuses its
- * own, so malloc is not counted per block.
+ * As the engine does (shim/core/conn.c), the output buffer is reused
+ * between blocks, so malloc is not counted per block, and a change record
+ * is filled for the log.
  *
  * Protocol shared by every bench/bench_*.c (run.sh drives it):
  *   bench_x --list         one line per case: "ID BYTES-IN BYTES-OUT"
@@ -121,6 +122,7 @@ static bench_case cases[NBLOCKS * NPRESETS];
 static size_t ncases;
 static hs_block parsed;
 static hs_buf out;
+static hs_changes changes;
 static volatile size_t sink;
 
 static void diag(void *ctx, const hs_diag *d)
@@ -174,7 +176,7 @@ static size_t run_once(const bench_case *c, const hs_request *req, const hs_rewr
     if (!c->policy)
         return parsed.nfields;
     out.len = 0;
-    hs_rewrite_status st = hs_rewrite(c->policy, o, &parsed, req, &out, NULL);
+    hs_rewrite_status st = hs_rewrite(c->policy, o, &parsed, req, &out, &changes);
     return st == HS_REWRITE_CHANGED ? out.len : end;
 }
 

@@ -10,7 +10,8 @@
  *   3. rewriting the output again changes nothing (POLICY.md: the presets
  *      are idempotent), and says so (HS_REWRITE_UNCHANGED);
  *   4. the framing the client sees is the one the application wrote.
- * Plus HEADERSHIM_CSP=report-only and the change record on the same inputs.
+ * Plus HEADERSHIM_CSP=report-only, HEADERSHIM_MAX_OUTPUT at its exact
+ * boundary and the change record, on the same inputs.
  *
  * HS_GOLDEN_UPDATE=1 writes the expected files instead of testing (see
  * tests/golden/README.md: every regenerated file must be READ against
@@ -266,6 +267,25 @@ static void check_assertions(ga_preset p, int i)
         }
     }
 
+    /* ... and every header it added (a name the application did not send). */
+    if (res.status == HS_REWRITE_CHANGED && !res.changes.truncated) {
+        static ga_block bi, bo;
+        ck_assert(ga_split(in->bytes, in->len, &bi) && ga_split(res.out.p, res.out.len, &bo));
+        for (size_t k = 0; k < bo.n; k++) {
+            const ga_line *l = &bo.lines[k];
+            char name[128];
+            snprintf(name, sizeof name, "%.*s", (int)l->name_len, l->name);
+            if (ga_find(&bi, name, 0) >= 0)
+                continue;
+            bool listed = false;
+            for (size_t a = 0; a < res.changes.nadded; a++)
+                listed |= ga_ieq(res.changes.added[a].p, res.changes.added[a].len, l->name,
+                                 l->name_len);
+            ck_assert_msg(listed, "%s %s: added '%s' missing from the change record", in->stem,
+                          ga_preset_name(p), name);
+        }
+    }
+
     /* Framing is untouched: the client finds the body where the server put it. */
     if (res.status == HS_REWRITE_CHANGED) {
         static hs_block again;
@@ -349,6 +369,34 @@ static void check_report_only(ga_preset p, int i)
     hs_buf_free(&report.out);
 }
 
+/* HEADERSHIM_MAX_OUTPUT: a result of exactly max_output bytes is written,
+ * one byte more is refused (HS_REWRITE_TOO_LARGE) and nothing is written. */
+static void check_max_output(ga_preset p, int i)
+{
+    bool tls;
+    const golden_input *in = input_of(i, &tls);
+    result full;
+    run_rewrite(p, tls, false, in->bytes, in->len, &full);
+    if (full.status != HS_REWRITE_CHANGED) {
+        hs_buf_free(&full.out);
+        return;
+    }
+    hs_request req = request_for(tls);
+    hs_rewrite_opts fits = {.max_output = full.out.len};
+    hs_rewrite_opts short_by_one = {.max_output = full.out.len - 1};
+    hs_buf out = {0};
+    ck_assert_int_eq(hs_rewrite(policies[p], &fits, &full.block, &req, &out, NULL),
+                     HS_REWRITE_CHANGED);
+    ck_assert(out.len == full.out.len && memcmp(out.p, full.out.p, out.len) == 0);
+    out.len = 0;
+    ck_assert_msg(hs_rewrite(policies[p], &short_by_one, &full.block, &req, &out, NULL) ==
+                  HS_REWRITE_TOO_LARGE, "%s %s: a result of %zu bytes passed max_output %zu",
+                  in->stem, ga_preset_name(p), full.out.len, full.out.len - 1);
+    ck_assert_uint_eq(out.len, 0);
+    hs_buf_free(&out);
+    hs_buf_free(&full.out);
+}
+
 #define PER_PRESET(fn)                                                   \
     START_TEST(fn##_strip) { fn(GA_STRIP, _i); } END_TEST                \
     START_TEST(fn##_api) { fn(GA_API, _i); } END_TEST                    \
@@ -359,6 +407,7 @@ PER_PRESET(check_expected)
 PER_PRESET(check_assertions)
 PER_PRESET(check_idempotent)
 PER_PRESET(check_report_only)
+PER_PRESET(check_max_output)
 
 START_TEST(corpus_is_big_and_varied)
 {
@@ -552,6 +601,7 @@ static Suite *golden_suite(void)
     ADD("presets", check_assertions)
     ADD("idempotence", check_idempotent)
     ADD("csp-report-only", check_report_only)
+    ADD("max-output", check_max_output)
 #undef ADD
     return s;
 }
