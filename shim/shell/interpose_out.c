@@ -51,14 +51,24 @@ hs_track *hs_out_begin(int fd, const struct iovec *iov, int iovcnt)
     return NULL;                    /* IGNORE, or a listening socket */
 }
 
+/* A known connection without a call: the common case after the first
+ * response. */
+static inline hs_track *out_track(int fd, const struct iovec *iov, int iovcnt)
+{
+    if (HS_SLOT_IS_TRACK(hs_fd_peek(fd)))
+        return hs_fd_acquire(fd);
+    return hs_out_begin(fd, iov, iovcnt);
+}
+
 /* Enforce: the engine makes the real calls; report: the real call, then
  * the engine reads a copy (rule 11). Returns -2 with errno untouched when
  * the connection turned out to be pass-through: the caller makes its own
  * real call (exactly the application's call). */
 #define HS_DO_REAL (-2)
 
-static ssize_t track_writev(hs_track *t, int fd, const struct iovec *iov,
-                            int iovcnt, int flags)
+static inline ssize_t track_writev(hs_track *t, int fd,
+                                   const struct iovec *iov, int iovcnt,
+                                   int flags)
 {
     int saved = errno;
     ssize_t r = HS_DO_REAL;
@@ -91,7 +101,7 @@ static ssize_t track_writev(hs_track *t, int fd, const struct iovec *iov,
 #define OUT_BODY(fd, iov, iovcnt, flags, real)                                \
     do {                                                                      \
         /* only reached from the exported names, after hs_fast_pass */       \
-        hs_track *t_ = hs_out_begin((fd), (iov), (iovcnt));                   \
+        hs_track *t_ = out_track((fd), (iov), (iovcnt));                      \
         if (!t_)                                                              \
             return (real);                                                    \
         if (hs_cfg.mode == HS_MODE_REPORT) {                                  \
@@ -279,7 +289,7 @@ static ssize_t track_blind(hs_track *t, int fd, int in_fd, loff_t *off,
     do {                                                                      \
         /* only reached from the exported names, after hs_fast_pass */       \
         struct iovec none_ = {NULL, 0};                                       \
-        hs_track *t_ = hs_out_begin((fd), &none_, 0);                         \
+        hs_track *t_ = out_track((fd), &none_, 0);                            \
         if (!t_)                                                              \
             return (real);                                                    \
         if (hs_cfg.mode == HS_MODE_REPORT) {                                  \
