@@ -87,6 +87,17 @@ static void say(const char *s)
         die("stdout");
 }
 
+/* Rule 7: a call that succeeds leaves errno as it found it, whatever the
+ * shim did inside it. Every output call of every test checks this. */
+#define ERRNO_MARK 4242
+static void check_errno(ssize_t r, const char *fn)
+{
+    if (r >= 0 && errno != ERRNO_MARK) {
+        fprintf(stderr, "hs_server: %s succeeded but changed errno to %d\n", fn, errno);
+        _exit(5);
+    }
+}
+
 static void wait_out(int fd)
 {
     struct pollfd p = {.fd = fd, .events = POLLOUT};
@@ -187,7 +198,9 @@ static void out(const char *fn, const char *spec, const char *data)
                 iov[cnt].iov_len = b - a;
                 cnt++;
             }
+            errno = ERRNO_MARK;
             ssize_t r = vec_call(fn, iov, cnt);
+            check_errno(r, fn);
             if (r < 0 && (errno == EAGAIN || errno == EINTR)) {
                 wait_out(cur);
                 continue;
@@ -206,7 +219,9 @@ static void out(const char *fn, const char *spec, const char *data)
         for (size_t i = 0; i < pieces; i++) {
             size_t a = off[i], b = off[i + 1];
             while (a < b) {
+                errno = ERRNO_MARK;
                 ssize_t r = one_call(fn, buf + a, b - a);
+                check_errno(r, fn);
                 if (r < 0 && (errno == EAGAIN || errno == EINTR)) {
                     wait_out(cur);
                     continue;
@@ -278,9 +293,11 @@ static void via_file(const char *fn, const char *mode, const char *data)
     size_t done = 0;
     while (done < n) {
         off_t *op = !strcmp(mode, "null") ? NULL : &o;
+        errno = ERRNO_MARK;
         ssize_t r = !strcmp(fn, "sendfile64")
                         ? sendfile64(cur, f, (off64_t *)op, n - done)
                         : sendfile(cur, f, op, n - done);
+        check_errno(r, fn);
         if (r < 0 && (errno == EAGAIN || errno == EINTR)) {
             wait_out(cur);
             continue;
@@ -304,7 +321,9 @@ static void via_pipe(const char *data)
         die("pipe write");
     size_t done = 0;
     while (done < n) {
+        errno = ERRNO_MARK;
         ssize_t r = splice(p[0], NULL, cur, NULL, n - done, 0);
+        check_errno(r, "splice");
         if (r < 0 && (errno == EAGAIN || errno == EINTR)) {
             wait_out(cur);
             continue;
