@@ -19,6 +19,7 @@
 #include <linux/futex.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "shell.h"
@@ -206,8 +207,24 @@ void hs_track_maybe_forget(hs_track *t)
 
 /* ---- fork and exit ----------------------------------------------------- */
 
+/* One budget for all the flushes of a fork, exec or exit: many connections
+ * owing bytes to stalled clients must not add up to minutes. */
+static long now_ms(void)
+{
+    struct timespec ts;
+    hs_raw(SYS_clock_gettime, CLOCK_MONOTONIC, &ts, 0);
+    return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int budget_left(long deadline)
+{
+    long left = deadline - now_ms();
+    return left > 0 ? (int)left : 0;
+}
+
 void hs_tracks_lock_all(void)
 {
+    long deadline = now_ms() + HS_FLUSH_TIMEOUT_MS;
     pthread_mutex_lock(&registry_lock);
     for (hs_track *t = all_tracks; t; t = t->next_all) {
         t->lost_at_fork = false;
@@ -228,7 +245,7 @@ void hs_tracks_lock_all(void)
             /* Rule 10: on failure the engine passes the connection
              * through (here); the child drops it. */
             if (t->cur_fd < 0 ||
-                hs_io_flush(t->conn, &k, HS_FLUSH_TIMEOUT_MS) != 0)
+                hs_io_flush(t->conn, &k, budget_left(deadline)) != 0)
                 t->lost_at_fork = true;
         }
     }
@@ -263,6 +280,7 @@ void hs_tracks_reinit_child(void)
 
 void hs_tracks_flush_all(int timeout_ms)
 {
+    long deadline = now_ms() + timeout_ms;
     pthread_mutex_lock(&registry_lock);
     for (hs_track *t = all_tracks; t; t = t->next_all) {
         if (atomic_load(&t->refs) == 0 || t->cur_fd < 0)
@@ -273,7 +291,7 @@ void hs_tracks_flush_all(int timeout_ms)
             hs_kernel k;
             hs_kctx kc = {.fd = t->cur_fd, .flags = MSG_NOSIGNAL, .track = t};
             hs_kernel_make(&k, &kc);
-            (void)hs_io_flush(t->conn, &k, timeout_ms);
+            (void)hs_io_flush(t->conn, &k, budget_left(deadline));
         }
         hs_lock_drop(&t->lock);
     }
