@@ -1,6 +1,7 @@
 /*
- * policy_parse.c - logical lines to the policy tree: directives, conditions,
- * blocks (POLICY.md "Directives", "Conditions", "Errors").
+ * policy_parse.c - logical lines to the policy tree: directives and blocks
+ * (POLICY.md "Directives", "Errors"); the condition lines themselves are
+ * policy_cond.c's.
  *
  * Every error names the word it is about and parsing goes on with the next
  * line, so one `headershim check` shows every mistake of a file. A block
@@ -13,17 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Per-file state. */
-typedef struct pfile {
-    hs_parse_ctx *c;
-    const char *file;
-    const char *dir;
-    unsigned depth;
-    hs_lexer lx;
-    hs_node **stack;        /* open blocks; stack[0] is the file's target */
-    size_t nstack, scap;
-} pfile;
-
 static const char *const directives[] = {
     "set", "default", "add", "append", "merge", "remove", "rename", "edit",
     "edit*", "cookie", "include", "when", "unless",
@@ -31,14 +21,6 @@ static const char *const directives[] = {
 static const hs_dir directive_kind[] = {
     HS_D_SET, HS_D_DEFAULT, HS_D_ADD, HS_D_APPEND, HS_D_MERGE, HS_D_REMOVE,
     HS_D_RENAME, HS_D_EDIT, HS_D_EDIT_ALL, HS_D_COOKIE,
-};
-static const char *const subjects[] = {
-    "status", "content-type", "header", "method", "path", "host",
-    "request-header", "port", "tls",
-};
-static const hs_subject subject_kind[] = {
-    HS_S_STATUS, HS_S_CONTENT_TYPE, HS_S_HEADER, HS_S_METHOD, HS_S_PATH,
-    HS_S_HOST, HS_S_REQUEST_HEADER, HS_S_PORT, HS_S_TLS,
 };
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -53,20 +35,20 @@ char *hs_pol_dup(const char *p, size_t n)
     return s;
 }
 
-static bool teq(const hs_tok *t, const char *s)
+bool hs_pol_teq(const hs_tok *t, const char *s)
 {
     return !t->quoted && t->len == strlen(s) && memcmp(t->text, s, t->len) == 0;
 }
 
 #define Q(buf, t) hs_pol_quote(buf, sizeof buf, (t)->text, (t)->len)
 
-static void err_at(pfile *f, const hs_tok *t, const char *fmt, const char *a,
+void hs_pol_err_at(hs_pfile *f, const hs_tok *t, const char *fmt, const char *a,
                    const char *b)
 {
     hs_pol_diag(f->c, HS_DIAG_ERROR, f->file, t->line, t->col, fmt, a, b);
 }
 
-static void warn_at(pfile *f, const hs_tok *t, const char *fmt, const char *a,
+static void warn_at(hs_pfile *f, const hs_tok *t, const char *fmt, const char *a,
                     const char *b)
 {
     hs_pol_diag(f->c, HS_DIAG_WARNING, f->file, t->line, t->col, fmt, a, b);
@@ -117,7 +99,7 @@ static const char *suggest(const hs_tok *t, const char *const *words,
     return bd <= limit ? best : NULL;
 }
 
-static void unknown_word(pfile *f, const hs_tok *t, const char *what,
+void hs_pol_unknown_word(hs_pfile *f, const hs_tok *t, const char *what,
                          const char *const *words, size_t n)
 {
     char q[80], msg[200];
@@ -130,11 +112,11 @@ static void unknown_word(pfile *f, const hs_tok *t, const char *what,
                  Q(q, t), s);
     else
         snprintf(msg, sizeof msg, "unknown %s %s", what, Q(q, t));
-    err_at(f, t, "%s%s", msg, "");
+    hs_pol_err_at(f, t, "%s%s", msg, "");
 }
 
 /* CR, LF, NUL and other controls but HT would let a policy inject lines. */
-static bool check_controls(pfile *f, const hs_tok *at, const char *p,
+bool hs_pol_check_controls(hs_pfile *f, const hs_tok *at, const char *p,
                            size_t n, bool value)
 {
     for (size_t i = 0; i < n; i++) {
@@ -142,12 +124,12 @@ static bool check_controls(pfile *f, const hs_tok *at, const char *p,
         if ((ch < 0x20 && ch != '\t') || ch == 0x7f) {
             bool brk = ch == '\r' || ch == '\n';
             if (value)
-                err_at(f, at, "value contains a %s; a policy may not inject "
+                hs_pol_err_at(f, at, "value contains a %s; a policy may not inject "
                        "header lines", brk ? "line break" : "control character",
                        "");
             else {
                 char q[80];
-                err_at(f, at, "%s contains a %s", Q(q, at),
+                hs_pol_err_at(f, at, "%s contains a %s", Q(q, at),
                        brk ? "line break" : "control character");
             }
             return false;
@@ -156,19 +138,19 @@ static bool check_controls(pfile *f, const hs_tok *at, const char *p,
     return true;
 }
 
-static bool check_name(pfile *f, const hs_tok *t)
+static bool check_name(hs_pfile *f, const hs_tok *t)
 {
     if (hs_pol_is_token(t->text, t->len))
         return true;
     char q[80];
-    err_at(f, t, "%s is not a valid header name (RFC 9110 token)", Q(q, t), "");
+    hs_pol_err_at(f, t, "%s is not a valid header name (RFC 9110 token)", Q(q, t), "");
     return false;
 }
 
 /* Framing and hop-by-hop names are refused outright (POLICY.md): a
  * response whose framing changed under the client desynchronises the
  * connection. */
-static bool check_framing(pfile *f, const hs_tok *dir, const hs_tok *name)
+static bool check_framing(hs_pfile *f, const hs_tok *dir, const hs_tok *name)
 {
     static const char *const framing[] = { "Content-Length",
         "Transfer-Encoding", "TE", "Trailer" };
@@ -184,7 +166,7 @@ static bool check_framing(pfile *f, const hs_tok *dir, const hs_tok *name)
         /* "'set Content-Length'": one quoted phrase */
         snprintf(what, sizeof what, "'%.*s %.*s'", (int)strlen(q1) - 2, q1 + 1,
                  (int)strlen(q2) - 2, q2 + 1);
-        err_at(f, name, "%s is refused: %s", what, i < COUNT(framing)
+        hs_pol_err_at(f, name, "%s is refused: %s", what, i < COUNT(framing)
                ? "it would change the message framing"
                : "it is a hop-by-hop header that governs the connection, and "
                  "changing it would desynchronise the client");
@@ -229,7 +211,7 @@ static void phrase(char *out, size_t cap, const hs_tok *d, const hs_tok *n)
              (int)strlen(q2) - 2, q2 + 1);
 }
 
-static void warnings(pfile *f, hs_dir k, const hs_tok *d, const hs_tok *name,
+static void warnings(hs_pfile *f, hs_dir k, const hs_tok *d, const hs_tok *name,
                      const hs_tok *name2)
 {
     char ph[200];
@@ -256,7 +238,7 @@ static void warnings(pfile *f, hs_dir k, const hs_tok *d, const hs_tok *name,
     }
 }
 
-static hs_node *new_kid(pfile *f, const hs_tok *at, hs_dir k)
+hs_node *hs_pol_new_kid(hs_pfile *f, const hs_tok *at, hs_dir k)
 {
     hs_node *p = f->stack[f->nstack - 1];
     if (p->nkids == p->kcap) {
@@ -278,7 +260,7 @@ static hs_node *new_kid(pfile *f, const hs_tok *at, hs_dir k)
     return n;
 }
 
-static bool set_str(pfile *f, char **dst, size_t *dlen, const char *p,
+static bool set_str(hs_pfile *f, char **dst, size_t *dlen, const char *p,
                     size_t n)
 {
     *dst = hs_pol_dup(p, n);
@@ -288,16 +270,16 @@ static bool set_str(pfile *f, char **dst, size_t *dlen, const char *p,
     return *dst != NULL;
 }
 
-static bool arity(pfile *f, const hs_tok *t, size_t n, size_t want,
+static bool arity(hs_pfile *f, const hs_tok *t, size_t n, size_t want,
                   const char *usage)
 {
     char q[80];
     if (n < want) {
-        err_at(f, &t[0], "missing argument: usage is '%s'%s", usage, "");
+        hs_pol_err_at(f, &t[0], "missing argument: usage is '%s'%s", usage, "");
         return false;
     }
     if (n > want) {
-        err_at(f, &t[want], "extra argument %s: usage is '%s'", Q(q, &t[want]),
+        hs_pol_err_at(f, &t[want], "extra argument %s: usage is '%s'", Q(q, &t[want]),
                usage);
         return false;
     }
@@ -305,7 +287,7 @@ static bool arity(pfile *f, const hs_tok *t, size_t n, size_t want,
 }
 
 /* \1..\9 in a replacement must name a group the regex has. */
-static bool check_repl(pfile *f, const hs_tok *t, size_t ngroups)
+static bool check_repl(hs_pfile *f, const hs_tok *t, size_t ngroups)
 {
     for (size_t i = 0; i + 1 < t->len; i++) {
         if (t->text[i] != '\\')
@@ -317,7 +299,7 @@ static bool check_repl(pfile *f, const hs_tok *t, size_t ngroups)
             char g[8], n[16];
             snprintf(g, sizeof g, "\\%c", d);
             snprintf(n, sizeof n, "%zu", ngroups);
-            err_at(f, t, "the replacement refers to group %s but the regular "
+            hs_pol_err_at(f, t, "the replacement refers to group %s but the regular "
                    "expression has %s", g, n);
             return false;
         } else if (d >= '0' && d <= '9') {
@@ -327,7 +309,7 @@ static bool check_repl(pfile *f, const hs_tok *t, size_t ngroups)
     return true;
 }
 
-static void parse_directive(pfile *f, hs_dir k, const hs_tok *t, size_t n)
+static void parse_directive(hs_pfile *f, hs_dir k, const hs_tok *t, size_t n)
 {
     static const char *const usage[] = {
         [HS_D_SET] = "set NAME VALUE", [HS_D_DEFAULT] = "default NAME VALUE",
@@ -350,10 +332,10 @@ static void parse_directive(pfile *f, hs_dir k, const hs_tok *t, size_t n)
         const char *eq = memchr(name->text, '=', name->len);
         size_t an = eq ? (size_t)(eq - name->text) : name->len;
         char q[80];
-        if (!check_controls(f, name, name->text, name->len, true))
+        if (!hs_pol_check_controls(f, name, name->text, name->len, true))
             return;
         if (!hs_pol_is_token(name->text, an) || memchr(name->text, ';', name->len)) {
-            err_at(f, name, "invalid cookie attribute %s (expected NAME or "
+            hs_pol_err_at(f, name, "invalid cookie attribute %s (expected NAME or "
                    "NAME=VALUE without ';')", Q(q, name), "");
             return;
         }
@@ -375,7 +357,7 @@ static void parse_directive(pfile *f, hs_dir k, const hs_tok *t, size_t n)
         hs_pol_ieq(name->text, name->len, "set-cookie", 10)) {
         char ph[200];
         phrase(ph, sizeof ph, d, name);
-        err_at(f, name, "%s is refused: every cookie needs a line of its own "
+        hs_pol_err_at(f, name, "%s is refused: every cookie needs a line of its own "
                "(RFC 6265 section 3)%s", ph, "");
         return;
     }
@@ -396,13 +378,13 @@ static void parse_directive(pfile *f, hs_dir k, const hs_tok *t, size_t n)
             val = v->raw;
             vlen = end - v->off;
         }
-        if (!check_controls(f, v, val, vlen, true))
+        if (!hs_pol_check_controls(f, v, val, vlen, true))
             return;
     }
     regex_t *re = NULL;
     if (k == HS_D_EDIT || k == HS_D_EDIT_ALL) {
-        if (!check_controls(f, &t[2], t[2].text, t[2].len, false) ||
-            !check_controls(f, &t[3], t[3].text, t[3].len, true))
+        if (!hs_pol_check_controls(f, &t[2], t[2].text, t[2].len, false) ||
+            !hs_pol_check_controls(f, &t[3], t[3].text, t[3].len, true))
             return;
         char *src = hs_pol_dup(t[2].text, t[2].len);
         re = malloc(sizeof *re);
@@ -418,7 +400,7 @@ static void parse_directive(pfile *f, hs_dir k, const hs_tok *t, size_t n)
             char why[160], q[80];
             regerror(rc, re, why, sizeof why);
             free(re);
-            err_at(f, &t[2], "invalid regular expression %s: %s", Q(q, &t[2]),
+            hs_pol_err_at(f, &t[2], "invalid regular expression %s: %s", Q(q, &t[2]),
                    why);
             return;
         }
@@ -429,7 +411,7 @@ static void parse_directive(pfile *f, hs_dir k, const hs_tok *t, size_t n)
         }
     }
     warnings(f, k, d, name, k == HS_D_RENAME ? &t[2] : NULL);
-    hs_node *nd = new_kid(f, d, k);
+    hs_node *nd = hs_pol_new_kid(f, d, k);
     if (!nd || !set_str(f, &nd->name, &nd->name_len, name->text, name->len)) {
         if (re) {
             regfree(re);
@@ -446,280 +428,46 @@ static void parse_directive(pfile *f, hs_dir k, const hs_tok *t, size_t n)
         set_str(f, &nd->repl, &nd->repl_len, t[3].text, t[3].len);
 }
 
-static bool parse_range(const char *p, size_t n, long min, long max, int *lo,
-                        int *hi)
-{
-    const char *dash = memchr(p, '-', n);
-    size_t n1 = dash ? (size_t)(dash - p) : n;
-    long a = 0, b = 0;
-    if (n1 == 0 || n1 > 5)
-        return false;
-    for (size_t i = 0; i < n1; i++) {
-        if (p[i] < '0' || p[i] > '9')
-            return false;
-        a = a * 10 + (p[i] - '0');
-    }
-    if (dash) {
-        size_t n2 = n - n1 - 1;
-        if (n2 == 0 || n2 > 5)
-            return false;
-        for (size_t i = 0; i < n2; i++) {
-            char ch = dash[1 + i];
-            if (ch < '0' || ch > '9')
-                return false;
-            b = b * 10 + (ch - '0');
-        }
-    } else {
-        b = a;
-    }
-    if (a < min || b > max || a > b)
-        return false;
-    *lo = (int)a;
-    *hi = (int)b;
-    return true;
-}
-
-static bool parse_pattern(pfile *f, hs_subject s, const hs_tok *t,
-                          hs_pattern *p)
-{
-    char q[80];
-    if (!check_controls(f, t, t->text, t->len, false))
-        return false;
-    p->text = hs_pol_dup(t->text, t->len);
-    p->len = t->len;
-    if (!p->text) {
-        f->c->oom = true;
-        return false;
-    }
-    const char *x = t->text;
-    size_t n = t->len;
-    switch (s) {
-    case HS_S_STATUS:
-        if (n == 3 && x[0] >= '1' && x[0] <= '9' && (x[1] | 0x20) == 'x' &&
-            (x[2] | 0x20) == 'x') {
-            p->lo = (x[0] - '0') * 100;
-            p->hi = p->lo + 99;
-            return true;
-        }
-        if (((n == 3) || (n == 7 && x[3] == '-')) &&
-            parse_range(x, n, 100, 999, &p->lo, &p->hi))
-            return true;
-        err_at(f, t, "invalid status pattern %s (expected a code like 200, a "
-               "class like 2xx or a range like 500-599)", Q(q, t), "");
-        return false;
-    case HS_S_PORT:
-        if (parse_range(x, n, 1, 65535, &p->lo, &p->hi))
-            return true;
-        err_at(f, t, "invalid port %s (expected a port from 1 to 65535 or a "
-               "range like 8000-8099)", Q(q, t), "");
-        return false;
-    case HS_S_CONTENT_TYPE:
-        if (memchr(x, ';', n) || memchr(x, ' ', n) || memchr(x, '\t', n)) {
-            err_at(f, t, "invalid content-type pattern %s: parameters are "
-                   "ignored, write the media type alone", Q(q, t), "");
-            return false;
-        }
-        p->glob = hs_pol_dup(x, n);
-        p->glob_len = n;
-        if (!p->glob)
-            break;
-        /* Media types are matched with every byte |0x20 on both sides
-         * (rewrite.c lowers eight bytes at a time): that folds ASCII
-         * letters, and of the token characters only confuses ^ with ~. */
-        for (size_t i = 0; i < n; i++)
-            if (p->glob[i] != '*')
-                p->glob[i] = (char)(p->glob[i] | 0x20);
-        p->none = n == 4 && memcmp(p->glob, "none", 4) == 0;
-        return true;
-    case HS_S_HEADER:
-    case HS_S_REQUEST_HEADER: {
-        const char *eq = memchr(x, '=', n);
-        size_t nn = eq ? (size_t)(eq - x) : n;
-        if (!hs_pol_is_token(x, nn)) {
-            hs_tok nt = *t;
-            nt.len = nn;
-            err_at(f, t, "%s is not a valid header name (RFC 9110 token)",
-                   Q(q, &nt), "");
-            return false;
-        }
-        p->name = hs_pol_dup(x, nn);
-        p->name_len = nn;
-        if (!p->name)
-            break;
-        if (eq) {
-            p->has_glob = true;
-            p->glob_len = n - nn - 1;
-            p->glob = hs_pol_dup(eq + 1, p->glob_len);
-            if (!p->glob)
-                break;
-            for (size_t i = 0; i < p->glob_len; i++)
-                if (p->glob[i] >= 'A' && p->glob[i] <= 'Z')
-                    p->glob[i] = (char)(p->glob[i] + 32);
-        }
-        return true;
-    }
-    case HS_S_METHOD:
-        if (!hs_pol_is_token(x, n)) {
-            err_at(f, t, "invalid method %s (RFC 9110 token)", Q(q, t), "");
-            return false;
-        }
-        p->glob = hs_pol_dup(x, n);
-        p->glob_len = n;
-        if (!p->glob)
-            break;
-        return true;
-    case HS_S_PATH:
-    case HS_S_HOST:
-        p->glob = hs_pol_dup(x, n);
-        p->glob_len = n;
-        if (!p->glob)
-            break;
-        if (s == HS_S_HOST)
-            for (size_t i = 0; i < n; i++)
-                if (p->glob[i] >= 'A' && p->glob[i] <= 'Z')
-                    p->glob[i] = (char)(p->glob[i] + 32);
-        return true;
-    default:
-        return false;
-    }
-    f->c->oom = true;
-    return false;
-}
-
-static void open_block(pfile *f, const hs_tok *t, size_t n, bool unless)
-{
-    const hs_tok *d = &t[0];
-    bool brace = n >= 2 && teq(&t[n - 1], "{");
-    size_t np = brace ? n - 1 : n;
-    bool ok = true;
-    hs_subject s = HS_S_NONE;
-    char q[80];
-    if (!brace) {
-        const hs_tok *last = &t[n - 1];
-        if (last->len && last->text[last->len - 1] == '{' && !last->quoted)
-            err_at(f, last, "'{' must be a word of its own: put a blank "
-                   "before it%s%s", "", "");
-        else
-            err_at(f, last, "missing '{' at the end of the '%s' line%s",
-                   unless ? "unless" : "when", "");
-        return;
-    }
-    if (np < 2) {
-        err_at(f, d, "missing argument: usage is '%s SUBJECT PATTERN... {'",
-               unless ? "unless" : "when", "");
-        ok = false;
-    } else {
-        size_t i;
-        for (i = 0; i < COUNT(subjects); i++)
-            if (teq(&t[1], subjects[i]))
-                break;
-        if (i == COUNT(subjects)) {
-            unknown_word(f, &t[1], "condition subject", subjects,
-                         COUNT(subjects));
-            ok = false;
-        } else {
-            s = subject_kind[i];
-            if (s == HS_S_TLS && np > 2) {
-                err_at(f, &t[2], "extra argument %s: 'tls' takes no pattern",
-                       Q(q, &t[2]), "");
-                ok = false;
-            } else if (s != HS_S_TLS && np < 3) {
-                err_at(f, &t[1], "missing argument: '%s' needs at least one "
-                       "pattern%s", subjects[i], "");
-                ok = false;
-            }
-        }
-    }
-    hs_node *b = new_kid(f, d, HS_D_BLOCK);
-    if (!b)
-        return;
-    b->unless = unless;
-    b->subject = s;
-    if (ok && s != HS_S_TLS) {
-        b->pats = calloc(np - 2, sizeof *b->pats);
-        if (!b->pats) {
-            f->c->oom = true;
-            return;
-        }
-        for (size_t i = 2; i < np; i++) {
-            if (parse_pattern(f, s, &t[i], &b->pats[b->npats]))
-                b->npats++;
-            else
-                free(b->pats[b->npats].text), free(b->pats[b->npats].name),
-                    free(b->pats[b->npats].glob),
-                    memset(&b->pats[b->npats], 0, sizeof b->pats[0]);
-        }
-    }
-    if (s == HS_S_PATH || s == HS_S_HOST)
-        f->c->pathhost_blocks += !unless;
-    if (s == HS_S_PATH)
-        f->c->pol->needs |= HS_NEEDS_PATH;
-    if (s == HS_S_HOST)
-        f->c->pol->needs |= HS_NEEDS_HOST;
-    if (s == HS_S_METHOD)
-        f->c->pol->needs |= HS_NEEDS_METHOD;
-    if (s == HS_S_REQUEST_HEADER)
-        f->c->pol->needs |= HS_NEEDS_REQUEST_HEADER;
-    if (f->nstack == f->scap) {
-        size_t cap = f->scap * 2;
-        hs_node **ns = realloc(f->stack, cap * sizeof *ns);
-        if (!ns) {
-            f->c->oom = true;
-            return;
-        }
-        f->stack = ns;
-        f->scap = cap;
-    }
-    f->stack[f->nstack++] = b;
-}
-
-static void close_block(pfile *f)
-{
-    hs_node *b = f->stack[--f->nstack];
-    if ((b->subject == HS_S_PATH || b->subject == HS_S_HOST) && !b->unless)
-        f->c->pathhost_blocks--;
-}
-
-static void parse_line(pfile *f)
+static void parse_line(hs_pfile *f)
 {
     const hs_tok *t = f->lx.toks;
     size_t n = f->lx.ntoks;
     char q[80];
     if (n == 0)
         return;
-    if (teq(&t[0], "}")) {
+    if (hs_pol_teq(&t[0], "}")) {
         if (f->nstack <= 1)
-            err_at(f, &t[0], "'}' without a matching 'when' or 'unless'%s%s",
+            hs_pol_err_at(f, &t[0], "'}' without a matching 'when' or 'unless'%s%s",
                    "", "");
         else
-            close_block(f);
+            hs_pol_close_block(f);
         if (n > 1)
-            err_at(f, &t[1], "extra argument %s: '}' stands alone on its line",
+            hs_pol_err_at(f, &t[1], "extra argument %s: '}' stands alone on its line",
                    Q(q, &t[1]), "");
         return;
     }
-    if (teq(&t[0], "when") || teq(&t[0], "unless")) {
-        open_block(f, t, n, t[0].text[0] == 'u');
+    if (hs_pol_teq(&t[0], "when") || hs_pol_teq(&t[0], "unless")) {
+        hs_pol_open_block(f, t, n, t[0].text[0] == 'u');
         return;
     }
-    if (teq(&t[0], "include")) {
+    if (hs_pol_teq(&t[0], "include")) {
         if (arity(f, t, n, 2, "include NAME-OR-PATH"))
             hs_pol_include(f->c, f->file, &t[1], f->dir, f->depth,
                            f->stack[f->nstack - 1]);
         return;
     }
     for (size_t i = 0; i < COUNT(directive_kind); i++) {
-        if (teq(&t[0], directives[i])) {
+        if (hs_pol_teq(&t[0], directives[i])) {
             parse_directive(f, directive_kind[i], t, n);
             return;
         }
     }
-    unknown_word(f, &t[0], "directive", directives, COUNT(directives));
+    hs_pol_unknown_word(f, &t[0], "directive", directives, COUNT(directives));
 }
 
 static void lex_error(void *ctx, unsigned line, unsigned col, const char *msg)
 {
-    pfile *f = ctx;
+    hs_pfile *f = ctx;
     hs_pol_diag(f->c, HS_DIAG_ERROR, f->file, line, col, "%s", msg);
 }
 
@@ -727,7 +475,7 @@ void hs_pol_parse_text(hs_parse_ctx *c, const char *file, const char *dir,
                        const char *text, size_t len, unsigned depth,
                        hs_node *into)
 {
-    pfile f = { .c = c, .file = file, .dir = dir, .depth = depth };
+    hs_pfile f = { .c = c, .file = file, .dir = dir, .depth = depth };
     f.stack = malloc(8 * sizeof *f.stack);
     if (!f.stack) {
         c->oom = true;
@@ -750,7 +498,7 @@ void hs_pol_parse_text(hs_parse_ctx *c, const char *file, const char *dir,
         hs_pol_diag(c, HS_DIAG_ERROR, file, b->line, b->col,
                     "'%s' block is never closed: missing '}'",
                     b->unless ? "unless" : "when");
-        close_block(&f);
+        hs_pol_close_block(&f);
     }
     hs_lex_free(&f.lx);
     free(f.stack);

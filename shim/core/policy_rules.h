@@ -383,6 +383,29 @@ const char *hs_pol_quote(char *out, size_t cap, const char *p, size_t n);
 void hs_pol_parse_text(hs_parse_ctx *c, const char *file, const char *dir,
                        const char *text, size_t len, unsigned depth,
                        hs_node *into);
+/* Per-file parser state (policy_parse.c, policy_cond.c). */
+typedef struct hs_pfile {
+    hs_parse_ctx *c;
+    const char *file;
+    const char *dir;
+    unsigned depth;
+    hs_lexer lx;
+    hs_node **stack;        /* open blocks; stack[0] is the file's target */
+    size_t nstack, scap;
+} hs_pfile;
+
+bool hs_pol_teq(const hs_tok *t, const char *s);
+/* An error at token t; fmt takes the two strings a and b. */
+void hs_pol_err_at(hs_pfile *f, const hs_tok *t, const char *fmt,
+                   const char *a, const char *b);
+void hs_pol_unknown_word(hs_pfile *f, const hs_tok *t, const char *what,
+                         const char *const *words, size_t n);
+bool hs_pol_check_controls(hs_pfile *f, const hs_tok *at, const char *p,
+                           size_t n, bool value);
+hs_node *hs_pol_new_kid(hs_pfile *f, const hs_tok *at, hs_dir k);
+void hs_pol_open_block(hs_pfile *f, const hs_tok *t, size_t n, bool unless);
+void hs_pol_close_block(hs_pfile *f);
+
 /* The include directive (policy_load.c). */
 void hs_pol_include(hs_parse_ctx *c, const char *file, const hs_tok *arg,
                     const char *dir, unsigned depth, hs_node *into);
