@@ -546,6 +546,52 @@ START_TEST(test_not_http_same_events_any_split)
 }
 END_TEST
 
+/* HEADERSHIM_MAX_OUTPUT: a rewrite that would exceed it is skipped (the
+ * block goes unchanged, an ERROR event), and the connection carries on:
+ * the next, smaller block is rewritten. */
+START_TEST(test_max_output_skips_one_block)
+{
+    static const char big[] = "HTTP/1.1 200 OK" CRLF "X-Long: "
+                              "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" CRLF
+                              "Content-Length: 1" CRLF CRLF;
+    static const char small[] = "HTTP/1.1 200 OK" CRLF "Content-Length: 1"
+                                CRLF CRLF;
+    static const char small_r[] = "HTTP/1.1 200 OK" CRLF "Content-Length: 1"
+                                  CRLF "X-Test: 1" CRLF CRLF;
+    hs_engine_config cfg = config(HS_DESYNC_CLOSE, 0);
+    cfg.rewrite.max_output = sizeof big - 1; /* the rewrite adds 11 bytes */
+    ks_kernel ks;
+    ks_init(&ks);
+    ks_events ev;
+    memset(&ev, 0, sizeof ev);
+    hs_conn *c = hs_conn_new(&cfg, -1, false, &ev);
+    static const char req[] = "GET / HTTP/1.1" CRLF "Host: h" CRLF CRLF
+                              "GET / HTTP/1.1" CRLF "Host: h" CRLF CRLF;
+    hs_conn_read(c, req, sizeof req - 1);
+    struct iovec v[4] = {{(void *)big, sizeof big - 1}, {(void *)"x", 1},
+                         {(void *)small, sizeof small - 1}, {(void *)"y", 1}};
+    ck_assert_int_eq(hs_io_writev(c, &ks.k, v, 4, 0),
+                     sizeof big + sizeof small);
+    ck_assert_int_eq(hs_io_flush(c, &ks.k, 100), 0);
+    hs_conn_free(c);
+    hs_buf exp = {0};
+    hs_buf_append(&exp, big, sizeof big - 1);
+    hs_buf_append(&exp, "x", 1);
+    hs_buf_append(&exp, small_r, sizeof small_r - 1);
+    hs_buf_append(&exp, "y", 1);
+    sc_stream s;
+    sc_init(&s, "max_output");
+    assert_wire(&s, "one call", &ks.wire, &exp);
+    char evs[300];
+    ks_events_describe(&ev, evs, sizeof evs);
+    ck_assert_msg(ks_count(&ev, HS_EVENT_ERROR) == 1 &&
+                  ks_count(&ev, HS_EVENT_REWRITE) == 1 &&
+                  ks_count(&ev, HS_EVENT_DESYNC) == 0, "[%s]", evs);
+    hs_buf_free(&exp);
+    ks_free(&ks);
+}
+END_TEST
+
 /* -------------------------------------------------------- desync causes */
 
 /* A response where a status line is expected is not one: BusyBox answers
@@ -1435,6 +1481,7 @@ static Suite *framing_suite(void)
     tcase_add_loop_test(a, test_ambiguous, 0,
                         (int)(sizeof ambiguous / sizeof ambiguous[0]));
     tcase_add_test(a, test_identical_lengths);
+    tcase_add_test(a, test_max_output_skips_one_block);
     tcase_add_test(a, test_head_answered_with_body);
     tcase_add_test(a, test_chunk_error_after_block);
     tcase_add_test(a, test_not_http_same_events_any_split);
