@@ -152,6 +152,22 @@ START_TEST(connection_received_by_scm_rights)
 }
 END_TEST
 
+START_TEST(forks_from_another_thread_while_writing)
+{
+    /* The fork handlers find the connection idle or locked by the writer
+     * in the middle of a call; the parent's bytes must come out exactly.
+     * (No block is ever held between calls here: a fork then would, by
+     * rule 10, send it unchanged, and the result would depend on timing.) */
+    it_case c = {.name = "forkstorm", .req = REQ REQ,
+                 .resp = OK5("1") "HTTP/1.1 200 OK\\r\\nServer: a\\r\\nContent-Length: 400\\r\\n\\r\\n\\g400;",
+                 .script = {"accept", "read read *", "forkstorm 200", "out write - " OK5("1"),
+                            "out writev - HTTP/1.1 200 OK\\r\\nServer: a\\r\\nContent-Length: 400\\r\\n\\r\\n",
+                            "out write 1 \\g400;", "stormwait"},
+                 .must_not_contain = "Server:"};
+    run(&c);
+}
+END_TEST
+
 START_TEST(write_from_a_signal_handler)
 {
     it_case c = {.name = "signal", .req = REQ,
@@ -220,6 +236,7 @@ int main(void)
     tcase_add_test(tc, held_bytes_are_flushed_before_exec);
     tcase_add_test(tc, new_image_after_exec_rewrites_on_an_inherited_fd);
     tcase_add_test(tc, connection_received_by_scm_rights);
+    tcase_add_test(tc, forks_from_another_thread_while_writing);
     tcase_add_test(tc, write_from_a_signal_handler);
     tcase_add_test(tc, close_from_another_thread_while_a_write_is_blocked);
     suite_add_tcase(s, tc);

@@ -42,6 +42,7 @@
  *   libcexit                    exit(0): destructors run, nothing closed
  *   rename OLD NEW | closeall   log rotation; closefrom(3)
  *   clobberenv                  overwrite the environment strings in place
+ *   forkstorm N | stormwait     N forks from another thread meanwhile
  *   handoff                     accept in this process, run the rest in a
  *                               forked worker that receives the connection
  *                               by SCM_RIGHTS (Node's cluster)
@@ -356,6 +357,24 @@ __attribute__((noinline)) static void vfork_exec(void)
 
 static void run(int from);
 
+/* Forks in a loop from another thread while the script writes: the fork
+ * handlers meet connections in every state (rule 10). */
+static int storm_n;
+static volatile int storm_done;
+static void *fork_storm(void *arg)
+{
+    (void)arg;
+    for (int k = 0; k < storm_n; k++) {
+        pid_t p = fork();
+        if (p == 0)
+            _exit(0);
+        if (p > 0)
+            waitpid(p, NULL, 0);
+    }
+    storm_done = 1;
+    return NULL;
+}
+
 /* Node's cluster: the parent accepts and hands the connection to a worker
  * with SCM_RIGHTS. The worker first leaves an IGNORE verdict on the number
  * the connection will get (a write to /dev/null), so a stale verdict would
@@ -610,6 +629,15 @@ static void run(int from)
                 memset(*e, 'x', strlen(*e));
         } else if (!strcmp(verb, "closeall")) {
             closefrom(3);           /* the log's descriptor too */
+        } else if (!strcmp(verb, "forkstorm")) {
+            pthread_t t;
+            storm_n = atoi(rest);
+            if (pthread_create(&t, NULL, fork_storm, NULL))
+                die("pthread_create");
+            pthread_detach(t);
+        } else if (!strcmp(verb, "stormwait")) {
+            while (!storm_done)
+                usleep(1000);
         } else if (!strcmp(verb, "handoff")) {
             handoff(i);
             return;
