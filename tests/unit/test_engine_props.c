@@ -27,7 +27,7 @@
  *     from a file holding the stream, with an offset or the file position;
  *     one run in 2 reads each request just before its response instead
  *     of all requests up front (pipelined);
- *   the api preset: per stream 1,000 of the same runs.
+ *   the api and auto presets: per stream 1,000 of the same runs each.
  * HS_PROPS_SCALE=N divides the random counts by N (never below 100; the
  * sanitizer build divides by 4 by itself); HS_PROPS_VERBOSE=1 prints the
  * runs made per test.
@@ -365,6 +365,14 @@ START_TEST(test_random_pieces_api_preset)
 }
 END_TEST
 
+START_TEST(test_random_pieces_auto_preset)
+{
+    hs_policy *p = sc_policy("auto");
+    random_runs(p, scale(API_SPLITS), 0x5eed0003);
+    hs_policy_free(p);
+}
+END_TEST
+
 static Suite *props_suite(void)
 {
     Suite *s = suite_create("engine_props");
@@ -375,6 +383,7 @@ static Suite *props_suite(void)
     tcase_add_test(tc, test_single_bytes);
     tcase_add_test(tc, test_random_pieces);
     tcase_add_test(tc, test_random_pieces_api_preset);
+    tcase_add_test(tc, test_random_pieces_auto_preset);
     suite_add_tcase(s, tc);
     return s;
 }
