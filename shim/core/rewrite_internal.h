@@ -74,6 +74,14 @@ static inline hs_str hs_wl_value(const hs_rw *rw, const hs_wline *l)
     return (hs_str){ l->value, l->value_len };
 }
 
+#define HS_DEFAULT_MAX_OUTPUT 8192
+
+/* rewrite_output.c */
+hs_rewrite_status hs_rw_emit(hs_rw *rw, const hs_rewrite_opts *o,
+                             hs_buf *out);
+void hs_rw_fill_changes(const hs_rw *rw, const hs_rewrite_opts *o,
+                        hs_changes *c);
+
 /* rewrite_values.c */
 void hs_rw_append(hs_rw *rw, const hs_op *op, bool merge, size_t first);
 void hs_rw_edit(hs_rw *rw, const hs_op *op, bool all);
