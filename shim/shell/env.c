@@ -314,7 +314,10 @@ void hs_env_init(int argc, char **argv)
         choose("HEADERSHIM_ON_DESYNC", v, "close|passthrough") == 1)
         hs_cfg.engine.on_desync = HS_DESYNC_PASSTHROUGH;
 
-    hs_log_init(log_file, hs_cfg.log_level);
+    int le = hs_log_init(log_file, hs_cfg.log_level);
+    if (le < 0)
+        config_error("HEADERSHIM_LOG_FILE", "cannot open '%s': %s", log_file,
+                     strerror(-le));
 
     const char *spec = env("HEADERSHIM_POLICY");
     if (!spec || !*spec)

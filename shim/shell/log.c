@@ -74,12 +74,23 @@ static int open_log(void)
     return (int)high;
 }
 
-void hs_log_init(const char *file, hs_loglevel lvl)
+int hs_log_init(const char *file, hs_loglevel lvl)
 {
     level = lvl;
     log_path = file;
-    if (lvl != HS_LOG_OFF)
-        atomic_store(&log_fd, open_log());
+    if (lvl == HS_LOG_OFF)
+        return 0;
+    if (file) {
+        /* Checked here, in the process that was given the variable: a
+         * path that cannot be opened is the user's error. */
+        long fd = hs_raw(SYS_open, file,
+                         O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0644);
+        if (fd < 0)
+            return (int)fd;
+        hs_raw(SYS_close, fd, 0, 0);
+    }
+    atomic_store(&log_fd, open_log());
+    return 0;
 }
 
 int hs_log_fd(void) { return atomic_load(&log_fd); }

@@ -117,7 +117,8 @@ bool hs_port_listed(const hs_port_range *r, size_t n, int port) HS_HIDDEN;
 
 /* ---- log.c ------------------------------------------------------------- */
 
-void hs_log_init(const char *file, hs_loglevel level) HS_HIDDEN;
+/* 0, or -errno when the log file cannot be opened. */
+int hs_log_init(const char *file, hs_loglevel level) HS_HIDDEN;
 /* "headershim: ..." user errors at configuration time (stderr). */
 void hs_log_config_error(const char *fmt, ...) HS_HIDDEN
     __attribute__((format(printf, 1, 2)));

@@ -66,6 +66,8 @@ static const struct bad { const char *var; const char *message; } bads[] = {
     {"HEADERSHIM_MAX_OUTPUT=1048577", "headershim: HEADERSHIM_MAX_OUTPUT: invalid value '1048577' (expected a number of bytes from 1 to 1048576)\n"},
     {"HEADERSHIM_ON_DESYNC=maybe", "headershim: HEADERSHIM_ON_DESYNC: unknown value 'maybe' (expected close|passthrough)\n"},
     {"HEADERSHIM_LOG_FILE=", "headershim: HEADERSHIM_LOG_FILE: empty value\n"},
+    {"HEADERSHIM_LOG_FILE=/nonexistent/x.log",
+     "headershim: HEADERSHIM_LOG_FILE: cannot open '/nonexistent/x.log': No such file or directory\n"},
 };
 #define NBADS (sizeof bads / sizeof bads[0])
 
