@@ -119,8 +119,20 @@ static int current_fd(void)
             struct stat ps;
             if (hs_raw(SYS_stat, log_path, &ps, 0) != 0 ||
                 ps.st_ino != log_ino || ps.st_dev != log_dev) {
-                hs_raw(SYS_close, fd, 0, 0);
-                fd = -1;
+                /* Rotated. Switch only if the new file opens: a worker that
+                 * gave up root (nginx, Apache) may not be allowed to, and
+                 * then keeps the rotated file rather than losing lines. */
+                dev_t od = log_dev;
+                ino_t oi = log_ino;
+                int nfd = open_log();
+                if (nfd >= 0) {
+                    hs_raw(SYS_close, fd, 0, 0);
+                    fd = nfd;
+                    atomic_store(&log_fd, fd);
+                } else {
+                    log_dev = od;
+                    log_ino = oi;
+                }
             }
         }
     }
