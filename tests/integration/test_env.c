@@ -219,6 +219,8 @@ START_TEST(second_copy_stays_inert)
     int fd = mkstemps(copy, 3);
     ck_assert_int_ge(fd, 0);
     close(fd);
+    snprintf(cleanup_paths[2], sizeof cleanup_paths[2], "%s", copy);
+    atexit(cleanup_files);
     snprintf(cmd, sizeof cmd, "cp '%s' '%s'", lib, copy);
     ck_assert_int_eq(system(cmd), 0);
     char pre[9000];
@@ -236,6 +238,16 @@ START_TEST(second_copy_stays_inert)
     free(err);
 }
 END_TEST
+
+/* Files a test must remove even when an assertion ends it (Check's fork
+ * mode exits the test process: atexit handlers run). */
+static char cleanup_paths[3][256];
+static void cleanup_files(void)
+{
+    for (int i = 0; i < 3; i++)
+        if (cleanup_paths[i][0])
+            unlink(cleanup_paths[i]);
+}
 
 /* Secure-execution mode: a setuid copy of the server, run by root, gets
  * AT_SECURE. ld.so then loads preloads only by bare name from the trusted
@@ -259,6 +271,9 @@ START_TEST(secure_execution_ignores_every_variable)
     snprintf(lib, sizeof lib, "%s/%s", libdir, name);
     int fd = mkstemp(prog);
     close(fd);
+    snprintf(cleanup_paths[0], sizeof cleanup_paths[0], "%s", lib);
+    snprintf(cleanup_paths[1], sizeof cleanup_paths[1], "%s", prog);
+    atexit(cleanup_files);
     snprintf(cmd, sizeof cmd, "cp '%s/libheadershim.so' '%s' && chmod 4755 '%s' && cp '%s/progs/hs_server' '%s' && chmod 0755 '%s'",
              it_build(), lib, lib, it_build(), prog, prog);
     ck_assert_int_eq(system(cmd), 0);
