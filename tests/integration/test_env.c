@@ -212,6 +212,16 @@ START_TEST(processes_list)
 }
 END_TEST
 
+/* Files a test must remove even when an assertion ends it (Check's fork
+ * mode exits the test process: atexit handlers run). */
+static char cleanup_paths[3][256];
+static void cleanup_files(void)
+{
+    for (int i = 0; i < 3; i++)
+        if (cleanup_paths[i][0])
+            unlink(cleanup_paths[i]);
+}
+
 START_TEST(second_copy_stays_inert)
 {
     char lib[4200], copy[] = "/tmp/hs_itest_copy_XXXXXX.so", cmd[9000];
@@ -238,16 +248,6 @@ START_TEST(second_copy_stays_inert)
     free(err);
 }
 END_TEST
-
-/* Files a test must remove even when an assertion ends it (Check's fork
- * mode exits the test process: atexit handlers run). */
-static char cleanup_paths[3][256];
-static void cleanup_files(void)
-{
-    for (int i = 0; i < 3; i++)
-        if (cleanup_paths[i][0])
-            unlink(cleanup_paths[i]);
-}
 
 /* Secure-execution mode: a setuid copy of the server, run by root, gets
  * AT_SECURE. ld.so then loads preloads only by bare name from the trusted
