@@ -44,6 +44,10 @@ TESTLIB_OBJ := $(TESTLIB_SRC:%.c=$(B)/obj/%.o)
 LIB := $(B)/libheadershim.so
 CMD := $(B)/headershim
 
+# Objects made by pattern rules are kept, so that parallel and repeated
+# builds never lose a test library object halfway.
+.SECONDARY:
+
 .PHONY: all check unit integration check-servers bench demo install fuzz clean check-deps
 all: $(LIB) $(CMD)
 

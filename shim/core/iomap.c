@@ -191,7 +191,8 @@ bool hs_first_bytes_could_be_status(hs_conn *c, const hs_appv *a,
 {
     char head[9];
     size_t n = c->held.len < sizeof head ? c->held.len : sizeof head;
-    memcpy(head, c->held.p, n);
+    if (n)
+        memcpy(head, c->held.p, n);
     size_t more = a->total - pos;
     if (more > sizeof head - n)
         more = sizeof head - n;
