@@ -9,6 +9,11 @@ SAN     ?=
 ifeq ($(SAN),1)
 B        := build-san
 SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+# One sanitizer runtime, shared, for the preloaded library and the programs
+# alike: gcc does that by default, clang needs -shared-libsan and the path.
+ifneq ($(findstring clang,$(shell $(CC) --version 2>/dev/null | head -n 1)),)
+SANLINK  := -shared-libsan -Wl,-rpath,$(dir $(shell $(CC) -print-file-name=libclang_rt.asan-x86_64.so))
+endif
 else
 B        := build
 SANFLAGS :=
@@ -67,22 +72,22 @@ $(B)/obj/presets.o: $(B)/gen/presets.c include/headershim.h
 	$(CC) $(ALLCFLAGS) -c $< -o $@
 
 $(LIB): $(CORE_OBJ) $(SHELL_OBJ)
-	$(CC) $(SANFLAGS) -shared -Wl,-z,now -Wl,--no-undefined -o $@ $^ -ldl -lpthread
+	$(CC) $(SANFLAGS) $(SANLINK) -shared -Wl,-z,now -Wl,--no-undefined -o $@ $^ -ldl -lpthread
 
 $(CMD): $(CORE_OBJ) $(CLI_OBJ)
-	$(CC) $(SANFLAGS) -o $@ $^
+	$(CC) $(SANFLAGS) $(SANLINK) -o $@ $^
 
 $(B)/tests/%: tests/unit/%.c $(CORE_OBJ) $(TESTLIB_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALLCFLAGS) $(CHECK_CFLAGS) -Itests/lib -o $@ $< $(CORE_OBJ) $(TESTLIB_OBJ) $(CHECK_LIBS)
+	$(CC) $(ALLCFLAGS) $(CHECK_CFLAGS) -Itests/lib -o $@ $< $(CORE_OBJ) $(TESTLIB_OBJ) $(CHECK_LIBS) $(SANLINK)
 
 $(B)/itests/%: tests/integration/%.c $(TESTLIB_OBJ) $(CORE_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALLCFLAGS) $(CHECK_CFLAGS) -Itests/lib -o $@ $< $(TESTLIB_OBJ) $(CORE_OBJ) $(CHECK_LIBS) -lpthread
+	$(CC) $(ALLCFLAGS) $(CHECK_CFLAGS) -Itests/lib -o $@ $< $(TESTLIB_OBJ) $(CORE_OBJ) $(CHECK_LIBS) -lpthread $(SANLINK)
 
 $(B)/progs/%: tests/progs/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(ALLCFLAGS) -o $@ $< -lpthread -ldl
+	$(CC) $(ALLCFLAGS) -o $@ $< -lpthread -ldl $(SANLINK)
 
 check-deps:
 	@sh tools/need-check.sh
