@@ -51,21 +51,17 @@ const unsigned char hs_http1_lower[256] = {
 #undef L16
 #undef L4
 
-static size_t block_end_windows(const char *buf, size_t len, size_t from);
-
 /* ---------------------------------------------------------------------
- * Block end and status line
+ * Status line
  * --------------------------------------------------------------------- */
 
-size_t hs_block_end(const char *buf, size_t len, size_t from)
+/* "HTTP/1.<digit> <3 digits>", status 100..999 (RFC 9112 4). */
+static inline bool status_line_prefix(const char *buf, size_t len)
 {
-    if (from >= len)
-        return 0;
-    /* Every blank line follows an LF: what matters is what follows each
-     * LF. A bare CR before the LF ("\n\r\r\n") is no end here;
-     * hs_block_parse would call such a block ambiguous anyway. The search
-     * itself is the masks' (block_end_windows, below). */
-    return block_end_windows(buf, len, from);
+    return len >= 12 && memcmp(buf, "HTTP/1.", 7) == 0 &&
+           (unsigned)(buf[7] - '0') <= 9 && buf[8] == ' ' &&
+           (unsigned)(buf[9] - '1') <= 8 && (unsigned)(buf[10] - '0') <= 9 &&
+           (unsigned)(buf[11] - '0') <= 9;
 }
 
 bool hs_could_be_status_line(const char *buf, size_t n)
@@ -127,10 +123,7 @@ hs_block_status hs_http1_block_parse_careful(const char *buf, size_t len,
      * write "HTTP/1.1 200\r\n" (hand-written CGI and Python scripts), and
      * curl, browsers and Node accept it, so refusing it would only leave
      * those responses unrewritten while every client agrees on them. */
-    if (len < 12 || memcmp(buf, "HTTP/1.", 7) != 0 ||
-        (unsigned)(buf[7] - '0') > 9 || buf[8] != ' ' ||
-        (unsigned)(buf[9] - '1') > 8 || (unsigned)(buf[10] - '0') > 9 ||
-        (unsigned)(buf[11] - '0') > 9)
+    if (!status_line_prefix(buf, len))
         return refuse(HS_BLOCK_NOT_HTTP, "no status line", why);
     b->minor = buf[7] - '0';
     b->status = (buf[9] - '0') * 100 + (buf[10] - '0') * 10 + (buf[11] - '0');
@@ -346,11 +339,15 @@ static inline void window_masks(const char *buf, size_t len, size_t base,
     }
 }
 
-/* hs_block_end with the same masks, 62 bytes a step (windows overlap by
- * the 2 bytes a pattern may reach past its LF): a blank line is an LF
- * followed by LF, or by CR LF. */
-static size_t block_end_windows(const char *buf, size_t len, size_t from)
+/* Every blank line follows an LF, so a block ends at an LF followed by LF
+ * or by CR LF; the masks find it 62 bytes a step (windows overlap by the 2
+ * bytes a pattern may reach past its LF). A bare CR before the LF
+ * ("\n\r\r\n") is no end here; hs_block_parse would call such a block
+ * ambiguous anyway. */
+size_t hs_block_end(const char *buf, size_t len, size_t from)
 {
+    if (from >= len)
+        return 0;
     for (size_t base = from;; base += 62) {
         uint64_t lf, cr;
         bool nul;
@@ -423,10 +420,7 @@ static inline __attribute__((always_inline)) size_t next_lf(line_scan *s)
 /* True when the block is OK (b filled in); false: ask the careful parser. */
 static bool parse_fast(const char *buf, size_t len, hs_block *b)
 {
-    if (len < 12 || memcmp(buf, "HTTP/1.", 7) != 0 ||
-        (unsigned)(buf[7] - '0') > 9 || buf[8] != ' ' ||
-        (unsigned)(buf[9] - '1') > 8 || (unsigned)(buf[10] - '0') > 9 ||
-        (unsigned)(buf[11] - '0') > 9)
+    if (!status_line_prefix(buf, len))
         return false;
     const char *nl = memchr(buf + 12, '\n', len - 12);
     if (!nl)
@@ -496,7 +490,8 @@ static bool parse_fast(const char *buf, size_t len, hs_block *b)
                 return false;
             cl = true;
             cl_value = x;
-        } else if (name_len == 17 && hs_http1_token_is(p, "transfer-encoding", 17)) {
+        } else if (name_len == 17 &&
+                   hs_http1_token_is(p, "transfer-encoding", 17)) {
             te = true;
         }
         pos = nlo + 1;
