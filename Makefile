@@ -108,7 +108,7 @@ check-servers: $(LIB) $(CMD)
 FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=build-fuzz/%)
 FUZZ_SECONDS ?= 30
-build-fuzz/%: tests/fuzz/%.c $(CORE_SRC) $(B)/gen/presets.c
+build-fuzz/%: tests/fuzz/%.c $(CORE_SRC) $(wildcard shim/core/*.h tests/unit/*.h) include/headershim.h $(B)/gen/presets.c
 	@mkdir -p build-fuzz
 	clang -std=c11 -D_GNU_SOURCE -g -O1 -Iinclude -Ishim/core -fsanitize=fuzzer,address,undefined -o $@ $< $(CORE_SRC) $(B)/gen/presets.c
 fuzz: $(FUZZ_BIN)
