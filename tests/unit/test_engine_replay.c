@@ -327,13 +327,15 @@ START_TEST(test_python_send_loop)
     size_t left = sizeof h - 1;
     while (left) { /* sendall */
         ssize_t n = rp_writev(&r, 0, 1, left);
-        ck_assert_msg(n > 0, "blocking send returned %zd", n);
+        ck_assert_msg(n > 0 && (size_t)n <= left,
+                      "blocking send of %zu returned %zd", left, n);
         left -= (size_t)n;
     }
     left = 4;
     while (left) {
         ssize_t n = rp_writev(&r, 0, 1, left);
-        ck_assert_msg(n > 0, "blocking send returned %zd", n);
+        ck_assert_msg(n > 0 && (size_t)n <= left,
+                      "blocking send of %zu returned %zd", left, n);
         left -= (size_t)n;
     }
     rp_expect_wire(&r);
