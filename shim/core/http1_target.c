@@ -171,7 +171,8 @@ hs_str hs_host_without_port(hs_str host)
     const char *colon = host.len ? memchr(host.p, ':', host.len) : NULL;
     /* Exactly one colon: host ":" port. Several (an IPv6 address without
      * brackets, which Host may not carry) are left alone. */
-    if (colon && !memchr(colon + 1, ':', host.len - (size_t)(colon + 1 - host.p)))
-        host.len = (size_t)(colon - host.p);
+    size_t before = colon ? (size_t)(colon - host.p) : 0;
+    if (colon && !memchr(colon + 1, ':', host.len - before - 1))
+        host.len = before;
     return host;
 }
