@@ -172,7 +172,8 @@ hs_str hs_host_without_port(hs_str host)
     /* Exactly one colon: host ":" port. Several (an IPv6 address without
      * brackets, which Host may not carry) are left alone. */
     size_t before = colon ? (size_t)(colon - host.p) : 0;
-    if (colon && !memchr(colon + 1, ':', host.len - before - 1))
+    if (colon && (before + 1 == host.len ||
+                  !memchr(colon + 1, ':', host.len - before - 1)))
         host.len = before;
     return host;
 }
