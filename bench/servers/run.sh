@@ -281,7 +281,7 @@ phase_strace() {
         printf '  %-16s' syscall
         for setup in $st_setups; do printf ' %10s' "$setup"; done
         echo
-        cat $(for setup in $st_setups; do echo "$tmp/st.$setup.$unit"; done) | awk '{ print $1 }' | sort -u > "$tmp/names"
+        for setup in $st_setups; do awk '{ print $1 }' "$tmp/st.$setup.$unit"; done | sort -u > "$tmp/names"
         while read -r name; do
             printf '  %-16s' "$name"
             for setup in $st_setups; do
