@@ -88,6 +88,8 @@ hs_request_status hs_request_parse(const char *buf, size_t len,
 {
     r->len = 0;
     r->nfields = 0;
+    if (len == 0)
+        return HS_REQUEST_INCOMPLETE;
 
     /* RFC 9112 2.2: a server SHOULD ignore at least one empty line before
      * a request line (clients sent a CRLF after a POST body). */

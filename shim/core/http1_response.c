@@ -67,6 +67,8 @@ static inline bool status_line_prefix(const char *buf, size_t len)
 bool hs_could_be_status_line(const char *buf, size_t n)
 {
     static const char prefix[] = "HTTP/1.";
+    if (n == 0)
+        return true;
     size_t k = n < 7 ? n : 7;
     if (memcmp(buf, prefix, k) != 0)
         return false;
@@ -113,7 +115,6 @@ static const char *bad_name_reason(const char *p, const char *q,
 hs_block_status hs_http1_block_parse_careful(const char *buf, size_t len,
                                              hs_block *b, const char **why)
 {
-    const char *end = buf + len;
     b->base = buf;
     b->len = len;
     b->nfields = 0;
@@ -125,6 +126,7 @@ hs_block_status hs_http1_block_parse_careful(const char *buf, size_t len,
      * those responses unrewritten while every client agrees on them. */
     if (!status_line_prefix(buf, len))
         return refuse(HS_BLOCK_NOT_HTTP, "no status line", why);
+    const char *end = buf + len;
     b->minor = buf[7] - '0';
     b->status = (buf[9] - '0') * 100 + (buf[10] - '0') * 10 + (buf[11] - '0');
 

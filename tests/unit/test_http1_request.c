@@ -123,6 +123,7 @@ END_TEST
 
 START_TEST(http2_preface)
 {
+    ck_assert_int_eq(hs_request_parse(NULL, 0, &req), HS_REQUEST_INCOMPLETE);
     static const char p[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
     for (size_t n = 0; n < 14; n++)
         ck_assert_int_eq(hs_request_parse(p, n, &req), HS_REQUEST_INCOMPLETE);

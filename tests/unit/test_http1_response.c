@@ -140,6 +140,11 @@ START_TEST(could_be_status_line)
     ck_assert(!hs_could_be_status_line("GET / HTTP/1.1", 14));
     ck_assert(!hs_could_be_status_line("\x16\x03\x01", 3)); /* TLS record */
     ck_assert(!hs_could_be_status_line("PRI * HTTP/2.0", 14));
+    /* Empty input, NULL included, could still become anything. */
+    ck_assert(hs_could_be_status_line(NULL, 0));
+    ck_assert_uint_eq(hs_block_end(NULL, 0, 0), 0);
+    const char *why = NULL;
+    ck_assert_int_eq(hs_block_parse(NULL, 0, &blk, &why), HS_BLOCK_NOT_HTTP);
 }
 END_TEST
 
