@@ -42,7 +42,6 @@ void hs_conn_free(hs_conn *c)
     hs_buf_free(&c->pend);
     hs_buf_free(&c->out);
     hs_conn_free_requests(c);
-    free(c->iov);
     free(c);
 }
 

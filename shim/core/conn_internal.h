@@ -82,10 +82,6 @@ struct hs_conn {
     unsigned qhead, qlen;
     char *assumed;             /* hs_conn_assume_request */
     size_t assumed_len;
-
-    /* Output iovec scratch, grown as needed, reused across calls. */
-    struct iovec *iov;
-    size_t iov_cap;
 };
 
 /* The request a response answers, as conditions see it; scratch space is

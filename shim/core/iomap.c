@@ -28,14 +28,6 @@
 #include <string.h>
 #include <sys/socket.h>
 
-/* The vector of one real call, in the connection's reusable scratch. */
-typedef struct hs_outv {
-    hs_conn *c;
-    size_t n;
-    size_t bytes;
-    bool oom;
-} hs_outv;
-
 typedef struct hs_step {
     size_t owed;             /* owed bytes in front */
     bool gate;               /* consumes the gate byte */
@@ -97,51 +89,53 @@ size_t hs_app_copy(const hs_appv *a, size_t off, size_t n, char *dst)
 
 /* ---- the real call's vector ---- */
 
-static void outv_add(hs_outv *o, const void *p, size_t len)
+/* The real call's vector is built on the stack, in batches: no allocation
+ * on the write path, so running out of memory never costs a call. A step
+ * longer than a batch (or than the kernel's IOV_MAX) becomes several real
+ * calls, made in turn, stopping early only where the kernel was short
+ * (rule 2). */
+#define HS_IOV_BATCH 256
+
+typedef struct hs_sender {
+    const hs_kernel *k;
+    int flags;
+    size_t max;          /* entries per real call */
+    size_t n;
+    size_t want;         /* bytes in the pending batch */
+    size_t took;         /* bytes the kernel took so far */
+    ssize_t err;         /* -errno when it took none */
+    bool stop;
+    struct iovec v[HS_IOV_BATCH];
+} hs_sender;
+
+static void sender_flush(hs_sender *s)
 {
-    if (len == 0 || o->oom)
+    if (s->n == 0 || s->stop)
         return;
-    hs_conn *c = o->c;
-    if (o->n == c->iov_cap) {
-        size_t cap = c->iov_cap ? c->iov_cap * 2 : 16;
-        struct iovec *iov = realloc(c->iov, cap * sizeof *iov);
-        if (!iov) {
-            o->oom = true;
-            return;
-        }
-        c->iov = iov;
-        c->iov_cap = cap;
+    ssize_t r = s->k->sendv(s->k->ctx, s->v, (int)s->n, s->flags);
+    if (r < 0) {
+        if (s->took == 0)
+            s->err = r;
+        s->stop = true;
+    } else {
+        s->took += (size_t)r;
+        if ((size_t)r < s->want)
+            s->stop = true;
     }
-    c->iov[o->n++] = (struct iovec){(void *)p, len};
-    o->bytes += len;
+    s->n = 0;
+    s->want = 0;
 }
 
-static void outv_add_app(hs_outv *o, const hs_appv *a, size_t off, size_t n)
+static void sender_add(hs_sender *s, const void *p, size_t len)
 {
-    HS_APP_FOREACH(a, off, n, p, l, { outv_add(o, p, l); });
-}
-
-/* Makes the real calls for one step: several where the vector is longer
- * than IOV_MAX, stopping early only where the kernel was short (rule 2).
- * Returns the bytes the kernel took, or -errno when it took none. */
-static ssize_t send_all(const hs_kernel *k, const struct iovec *iov, size_t n,
-                        int flags)
-{
-    size_t max = k->iov_max > 0 ? (size_t)k->iov_max : 1024;
-    size_t took = 0;
-    while (n > 0) {
-        size_t cnt = n < max ? n : max;
-        size_t want = hs_iov_total(iov, (int)cnt);
-        ssize_t r = k->sendv(k->ctx, iov, (int)cnt, flags);
-        if (r < 0)
-            return took ? (ssize_t)took : r;
-        took += (size_t)r;
-        if ((size_t)r < want)
-            break;
-        iov += cnt;
-        n -= cnt;
-    }
-    return (ssize_t)took;
+    if (len == 0 || s->stop)
+        return;
+    if (s->n == s->max)
+        sender_flush(s);
+    if (s->stop)
+        return;
+    s->v[s->n++] = (struct iovec){(void *)p, len};
+    s->want += len;
 }
 
 /* ---- framing over application bytes ---- */
@@ -241,7 +235,7 @@ hs_gather hs_gather_block(hs_conn *c, const hs_appv *a, size_t pos,
 /* Plans the block part of a step at pos (state HS_OUT_HEADER). Returns
  * PLAN_AGAIN after a state change that needs the step planned anew. */
 static hs_plan_result plan_block(hs_conn *c, const hs_appv *a, size_t pos,
-                                 hs_step *s, hs_outv *o)
+                                 hs_step *s)
 {
     size_t rest = a->total - pos;
     if (!hs_first_bytes_could_be_status(c, a, pos)) {
@@ -301,17 +295,23 @@ static hs_plan_result plan_block(hs_conn *c, const hs_appv *a, size_t pos,
         }
         return PLAN_AGAIN;
     }
+    if (!s->d->rewritten && !hs_buf_reserve(&c->pend, s->d->out_len)) {
+        /* Should the kernel take only part of the block, its rest must be
+         * kept (rule 4): make room now, or give up before sending. */
+        hs_conn_unhold(c, s->held_before);
+        hs_conn_desync(c, HS_EVENT_DESYNC, "out of memory");
+        return PLAN_AGAIN;
+    }
     s->block = true;
     s->block_pos = pos;
     s->block_out = s->d->out_len;
-    outv_add(o, s->d->out, s->d->out_len);
     hs_frame_start(&s->fr_block, &s->d->framing);
     return PLAN_OK;
 }
 
 /* Plans one step at app offset pos. */
 static void plan(hs_conn *c, const hs_appv *a, size_t pos, bool gate,
-                 hs_step *s, hs_outv *o)
+                 hs_step *s)
 {
     hs_decision *d = s->d;
     size_t start = pos;
@@ -319,10 +319,7 @@ again:
     pos = start;
     memset(s, 0, sizeof *s);
     s->d = d;
-    *o = (hs_outv){.c = c};
     s->owed = c->pend.len - c->pend_off;
-    if (s->owed)
-        outv_add(o, c->pend.p + c->pend_off, s->owed);
     s->gate = gate;
     if (gate)
         pos++;
@@ -332,7 +329,7 @@ again:
         return;
     }
     if (c->fr.ostate == HS_OUT_HEADER) {
-        if (plan_block(c, a, pos, s, o) == PLAN_AGAIN)
+        if (plan_block(c, a, pos, s) == PLAN_AGAIN)
             goto again;
         if (s->hold)
             return;
@@ -357,14 +354,29 @@ again:
          * decoder keeps its error), and the next step desyncs there, so
          * the outcome is the same however the application split its
          * writes. */
-        outv_add_app(o, a, pos, s->span);
     }
+}
+
+/* Makes the real calls for one planned step. Returns the bytes the kernel
+ * took, or -errno when it took none. */
+static ssize_t send_step(hs_conn *c, const hs_kernel *k, const hs_appv *a,
+                         const hs_step *s, int flags)
+{
+    hs_sender snd = {.k = k, .flags = flags, .max = HS_IOV_BATCH};
+    if (k->iov_max > 0 && (size_t)k->iov_max < snd.max)
+        snd.max = (size_t)k->iov_max;
+    sender_add(&snd, c->pend.p + c->pend_off, s->owed);
+    if (s->block)
+        sender_add(&snd, s->d->out, s->block_out);
+    HS_APP_FOREACH(a, s->span_pos, s->span, p, l, { sender_add(&snd, p, l); });
+    sender_flush(&snd);
+    return snd.err ? snd.err : (ssize_t)snd.took;
 }
 
 /* ---- committing ---- */
 
 /* Makes the unsent rest of the block's wire bytes owed (rule 4). */
-static bool owe_block_rest(hs_conn *c, const hs_appv *a, const hs_step *s,
+static void owe_block_rest(hs_conn *c, const hs_appv *a, const hs_step *s,
                            size_t sent)
 {
     c->pend.len = 0;
@@ -375,18 +387,15 @@ static bool owe_block_rest(hs_conn *c, const hs_appv *a, const hs_step *s,
         c->pend = c->out;
         c->out = t;
         c->pend_off = sent;
-        return true;
+        return;
     }
+    /* An unchanged block: plan_block reserved room for all of it. */
     size_t n = s->block_out - sent;
-    if (!hs_buf_reserve(&c->pend, n))
-        return false;
-    if (s->gathered) {
+    if (s->gathered)
         memcpy(c->pend.p, c->held.p + sent, n);
-    } else {
+    else
         hs_app_copy(a, s->block_pos + sent, n, c->pend.p);
-    }
     c->pend.len = n;
-    return true;
 }
 
 /* Commits a step for the kk bytes the kernel took. Returns the application
@@ -416,13 +425,8 @@ static size_t commit(hs_conn *c, const hs_appv *a, const hs_step *s,
     unsigned long desyncs = c->desyncs;
     if (s->block) {
         bool partial = kb < s->block_out;
-        if (partial && !owe_block_rest(c, a, s, kb)) {
-            /* Cannot keep the rest: nothing of the block is acknowledged
-             * and it cannot be resent faithfully. Out of memory. */
-            hs_conn_unhold(c, 0);
-            hs_conn_desync(c, HS_EVENT_DESYNC, "out of memory");
-            return acked;
-        }
+        if (partial)
+            owe_block_rest(c, a, s, kb);
         hs_conn_unhold(c, 0);
         c->held_scanned = 0;
         c->fr = s->fr_block;
@@ -479,18 +483,13 @@ writev_steps(hs_conn *c, const hs_kernel *k, const struct iovec *iov,
 
     hs_decision d;
     hs_step s = {.d = &d};
-    hs_outv o;
     size_t pos = 0, acked = 0;
     for (;;) {
         bool gate = c->gate;
-        plan(c, &a, pos, gate, &s, &o);
-        if (o.oom) {
-            hs_conn_unhold(c, s.held_before);
-            return acked ? (ssize_t)acked : -ENOMEM;
-        }
+        plan(c, &a, pos, gate, &s);
         ssize_t kk = 0;
-        if (o.bytes > 0) {
-            kk = send_all(k, c->iov, o.n, flags);
+        if (s.owed + s.block_out + s.span > 0) {
+            kk = send_step(c, k, &a, &s, flags);
             if (kk < 0) {
                 hs_conn_unhold(c, s.held_before);
                 return acked ? (ssize_t)acked : kk;
