@@ -307,6 +307,22 @@ static int ks_wait_writable(void *ctx, int timeout_ms)
 
 /* --------------------------------------------------------------- set-up */
 
+void ks_reserve(ks_kernel *ks, size_t wire_bytes, size_t calls)
+{
+    if (ks->src_cap < wire_bytes) {
+        ks->src = ks_xrealloc(ks->src, wire_bytes * sizeof *ks->src);
+        ks->src_cap = wire_bytes;
+    }
+    if (!hs_buf_reserve(&ks->wire, wire_bytes)) {
+        fputs("kernel_script: out of memory\n", stderr);
+        abort();
+    }
+    if (ks->calls_cap < calls) {
+        ks->calls = ks_xrealloc(ks->calls, calls * sizeof *ks->calls);
+        ks->calls_cap = calls;
+    }
+}
+
 void ks_init(ks_kernel *ks)
 {
     memset(ks, 0, sizeof *ks);

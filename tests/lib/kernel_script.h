@@ -108,6 +108,9 @@ typedef struct ks_kernel {
 
 /* A kernel that accepts everything; iov_max 0 means IOV_MAX. */
 void ks_init(ks_kernel *ks);
+/* Allocates the recording buffers up front, so that a test which makes
+ * malloc fail can aim at the engine's allocations alone. */
+void ks_reserve(ks_kernel *ks, size_t wire_bytes, size_t calls);
 void ks_free(ks_kernel *ks);
 /* Forget the record (wire, calls), keep script and files. */
 void ks_clear_record(ks_kernel *ks);

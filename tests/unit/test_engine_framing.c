@@ -1387,6 +1387,8 @@ static long oom_run(const sc_stream *s, long n)
     hs_engine_config cfg = config(HS_DESYNC_CLOSE, 0);
     ks_kernel ks;
     ks_init(&ks);
+    /* The kernel's own recording must not take the failing allocation. */
+    ks_reserve(&ks, 4 * s->resp.len + 4096, s->resp.len + 64);
     ks_events ev;
     memset(&ev, 0, sizeof ev);
     oom_allocs = 0;
