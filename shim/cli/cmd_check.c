@@ -30,7 +30,7 @@ int cli_check(int argc, char **argv)
     if (!hs_policy_format(p, &out)) {
         cli_err("check: out of memory");
         rc = CLI_EXIT_IO;
-    } else if (fwrite(out.p, 1, out.len, stdout) != out.len ||
+    } else if ((out.len && fwrite(out.p, 1, out.len, stdout) != out.len) ||
                fflush(stdout) != 0) {
         cli_err("check: cannot write standard output: %s", strerror(errno));
         rc = CLI_EXIT_IO;
