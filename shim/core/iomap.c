@@ -183,6 +183,13 @@ size_t hs_frame_advance(hs_frame *fr, const hs_appv *a, size_t off,
 bool hs_first_bytes_could_be_status(hs_conn *c, const hs_appv *a,
                                         size_t pos)
 {
+    if (c->held.len == 0) {
+        /* The common case: the status line starts inside one iovec. */
+        size_t run;
+        const char *p = hs_app_run(a, pos, &run);
+        if (run >= 9)
+            return hs_could_be_status_line(p, 9);
+    }
     char head[9];
     size_t n = c->held.len < sizeof head ? c->held.len : sizeof head;
     if (n)
@@ -362,7 +369,13 @@ again:
 static ssize_t send_step(hs_conn *c, const hs_kernel *k, const hs_appv *a,
                          const hs_step *s, int flags)
 {
-    hs_sender snd = {.k = k, .flags = flags, .max = HS_IOV_BATCH};
+    hs_sender snd; /* not zeroed: v[] is 4 KiB and filled as it goes */
+    snd.k = k;
+    snd.flags = flags;
+    snd.max = HS_IOV_BATCH;
+    snd.n = snd.want = snd.took = 0;
+    snd.err = 0;
+    snd.stop = false;
     if (k->iov_max > 0 && (size_t)k->iov_max < snd.max)
         snd.max = (size_t)k->iov_max;
     sender_add(&snd, c->pend.p + c->pend_off, s->owed);
