@@ -59,8 +59,11 @@ static void intern_tree(cctx *c, hs_node *n)
             c->oom = true;
         break;
     case HS_D_BLOCK:
-        if (n->subject == HS_S_CONTENT_TYPE)
+        if (n->subject == HS_S_CONTENT_TYPE) {
             p->uses_content_type = true;
+            if (hs_pol_intern(p, "Content-Type", 12) != HS_ID_CONTENT_TYPE)
+                c->oom = true;
+        }
         for (size_t i = 0; i < n->npats; i++) {
             hs_pattern *pt = &n->pats[i];
             if (pt->glob) {
@@ -286,6 +289,32 @@ static void emit_block(cctx *c, const hs_node *b)
     }
 }
 
+/* Which names the program touches, and the union of its glob prefilters
+ * (see hs_policy.has_globs). */
+static void mark_touched(hs_policy *pol)
+{
+    for (size_t i = 0; i < pol->nops; i++) {
+        const hs_op *op = &pol->ops[i];
+        if (op->kind == HS_OP_BLOCK)
+            continue;
+        if (op->id >= 0)
+            pol->names[op->id].touched = true;
+        if (op->id2 >= 0)
+            pol->names[op->id2].touched = true;
+        if (op->kind != HS_OP_REMOVE)
+            continue;
+        for (size_t id = 0; id < pol->nnames; id++)
+            if (op->idset[id >> 3] & (1u << (id & 7)))
+                pol->names[id].touched = true;
+        if (op->nglobs) {
+            pol->has_globs = true;
+            pol->glob_any_first |= op->glob_any_first;
+            for (size_t k = 0; k < sizeof pol->glob_first; k++)
+                pol->glob_first[k] |= op->first[k];
+        }
+    }
+}
+
 bool hs_pol_compile(hs_policy *pol)
 {
     cctx c = { .pol = pol };
@@ -295,6 +324,8 @@ bool hs_pol_compile(hs_policy *pol)
     if (c.oom)
         return false;
     emit_block(&c, &pol->root);
+    if (!c.oom)
+        mark_touched(pol);
     return !c.oom;
 }
 

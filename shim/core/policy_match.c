@@ -190,6 +190,7 @@ static int add_name(hs_policy *pol, const char *p, size_t n)
     nm->len = n;
     nm->slow = slow;
     nm->indexed = false;
+    nm->touched = false;
     return (int)pol->nnames++;
 }
 

@@ -122,6 +122,9 @@ typedef struct hs_name {
     bool indexed;           /* in the hash index: a fixed name is only
                                there when the policy names it, so the
                                common Date, Content-Length... cost a miss */
+    bool touched;           /* a directive reads or changes lines of this
+                               name (set ... cookie, remove, rename): a
+                               rewrite tracks only such lines */
 } hs_name;
 
 /* ---- the program ------------------------------------------------------- */
@@ -198,7 +201,14 @@ struct hs_policy {
     size_t nops;
     size_t max_added;       /* upper bound of lines one rewrite can add */
     unsigned needs;
-    bool uses_content_type;
+    bool uses_content_type;     /* Content-Type is then indexed, so the
+                                   name pass finds the line */
+    /* every remove glob of the program, prefiltered as hs_op.first: a
+     * field whose name no glob can match and whose id no directive
+     * touches is copied through without being looked at again */
+    bool has_globs;
+    bool glob_any_first;
+    uint8_t glob_first[128];
 };
 
 static inline unsigned hs_glob_key(const char *p)

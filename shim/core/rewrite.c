@@ -62,29 +62,24 @@ static void arena_free(hs_arena *a)
  * (see policy_parse.c), parameters ignored (POLICY.md "content-type"). */
 static hs_str media_type(const hs_rw *rw, char *buf, size_t cap, bool *lowered)
 {
-    const hs_name *ct = &rw->pol->names[HS_ID_CONTENT_TYPE];
-    for (size_t i = 0; i < rw->b->nfields; i++) {
-        const hs_field *f = &rw->b->fields[i];
-        if (!hs_pol_name_eq(ct, f->name.p, f->name.len))
-            continue;
-        hs_str v = f->value;
-        const char *semi = memchr(v.p, ';', v.len);
-        size_t n = semi ? (size_t)(semi - v.p) : v.len;
-        while (n && (v.p[n - 1] == ' ' || v.p[n - 1] == '\t'))
-            n--;
-        if (n > cap)
-            return (hs_str){ v.p, n };
-        size_t k = 0;
-        for (; k + 8 <= n; k += 8) {
-            uint64_t w = hs_pol_load64(v.p + k) | 0x2020202020202020ull;
-            memcpy(buf + k, &w, 8);
-        }
-        for (; k < n; k++)
-            buf[k] = (char)(v.p[k] | 0x20);
-        *lowered = true;
-        return (hs_str){ buf, n };
+    if (rw->ct < 0)
+        return (hs_str){ "", 0 };
+    hs_str v = rw->b->fields[rw->ct].value;
+    const char *semi = memchr(v.p, ';', v.len);
+    size_t n = semi ? (size_t)(semi - v.p) : v.len;
+    while (n && (v.p[n - 1] == ' ' || v.p[n - 1] == '\t'))
+        n--;
+    if (n > cap)
+        return (hs_str){ v.p, n };
+    size_t k = 0;
+    for (; k + 8 <= n; k += 8) {
+        uint64_t w = hs_pol_load64(v.p + k) | 0x2020202020202020ull;
+        memcpy(buf + k, &w, 8);
     }
-    return (hs_str){ "", 0 };
+    for (; k < n; k++)
+        buf[k] = (char)(v.p[k] | 0x20);
+    *lowered = true;
+    return (hs_str){ buf, n };
 }
 
 static bool field_matches(const hs_field *f, const hs_pattern *p)
@@ -113,12 +108,17 @@ static bool pattern_matches(const hs_rw *rw, const hs_node *n,
         return mt->s.len &&
                hs_pol_pat_match(p->glob, p->glob_len, p->nstars, p->star_at,
                                 mt->s.p, mt->s.len, !mt->lowered);
-    case HS_S_HEADER:
-        for (size_t i = 0; i < rw->b->nfields; i++)
-            if (rw->w[i].oid == p->name_id &&
-                field_matches(&rw->b->fields[i], p))
+    case HS_S_HEADER: {
+        /* the application's lines, whether tracked or not */
+        const hs_name *nm = &rw->pol->names[p->name_id];
+        for (size_t i = 0; i < rw->b->nfields; i++) {
+            const hs_field *f = &rw->b->fields[i];
+            if (hs_pol_name_eq(nm, f->name.p, f->name.len) &&
+                field_matches(f, p))
                 return true;
+        }
         return false;
+    }
     case HS_S_METHOD:
         return r && r->has_request && r->method.len == p->glob_len &&
                memcmp(r->method.p, p->glob, p->glob_len) == 0;
@@ -313,6 +313,58 @@ static void op_rename(hs_rw *rw, const hs_op *op)
     rw->dirty = true;
 }
 
+/* Could a remove glob of the policy match this name? (see glob_hit) */
+static inline bool maybe_glob(const hs_policy *p, const char *name, size_t n)
+{
+    if (!p->has_globs)
+        return false;
+    if (p->glob_any_first)
+        return true;
+    if (n < 3)
+        return false;
+    unsigned k = hs_glob_key(name);
+    return p->glob_first[k >> 3] & (1u << (k & 7));
+}
+
+/* Each field name hashed once. Only the lines some directive may touch
+ * become working lines: one whose id no directive names and whose name no
+ * glob can match stays as the application wrote it, whatever runs. With
+ * all, every line is tracked. Returns false when the lines are not
+ * contiguous (and all is false). */
+static bool load_lines(hs_rw *rw, bool all)
+{
+    const hs_policy *p = rw->pol;
+    const hs_block *b = rw->b;
+    size_t nw = 0, expect = b->status_line_len;
+    bool contiguous = true;
+    rw->ct = -1;
+    for (size_t i = 0; i < b->nfields; i++) {
+        const hs_field *f = &b->fields[i];
+        contiguous &= f->line_off == expect;
+        expect = f->line_off + f->line_len;
+        int id = hs_pol_lookup(p, f->name.p, f->name.len);
+        if (id >= 0) {
+            if (id == HS_ID_CONTENT_TYPE && rw->ct < 0)
+                rw->ct = (int)i;
+            if (!all && !p->names[id].touched &&
+                (id < HS_ID_NPROTECTED ||
+                 !maybe_glob(p, f->name.p, f->name.len)))
+                continue;
+            rw->count[id]++;
+        } else if (!all && !maybe_glob(p, f->name.p, f->name.len)) {
+            continue;
+        }
+        hs_wline *l = &rw->w[nw++];
+        l->op = NULL;
+        l->id = id;
+        l->orig = (int)i;
+        l->state = HS_L_KEEP;
+    }
+    rw->nw = rw->nblock = nw;
+    rw->contiguous = contiguous;
+    return contiguous || all;
+}
+
 static void run(hs_rw *rw)
 {
     const hs_policy *pol = rw->pol;
@@ -414,18 +466,12 @@ hs_rewrite_status hs_rewrite(const hs_policy *p, const hs_rewrite_opts *o,
     rw.arena.left = sizeof rw.arena.first;
     rw.max_value = (o && o->max_output) ? o->max_output : HS_DEFAULT_MAX_OUTPUT;
 
-    for (size_t i = 0; i < b->nfields; i++) {
-        const hs_field *f = &b->fields[i];
-        hs_wline *l = &rw.w[i];
-        int id = hs_pol_lookup(p, f->name.p, f->name.len);
-        l->op = NULL;
-        l->id = l->oid = id;
-        l->orig = (int)i;
-        l->state = HS_L_KEEP;
-        if (id >= 0)
-            rw.count[id]++;
+    if (!load_lines(&rw, false)) {
+        /* Lines with gaps between them (never so from hs_block_parse):
+         * every line is tracked, and copied one by one. */
+        memset(rw.count, 0, p->nnames * sizeof *rw.count);
+        load_lines(&rw, true);
     }
-    rw.nw = b->nfields;
 
     run(&rw);
     if (rw.oom)

@@ -20,7 +20,6 @@ typedef struct hs_wline {
                                    policy wrote, or NULL */
     uint32_t name_len, value_len;
     int id;                     /* interned name id, -1 if none */
-    int oid;                    /* the id the application's line had */
     int orig;                   /* index in the block's fields, -1: added */
     uint8_t state;
 } hs_wline;
@@ -43,8 +42,16 @@ typedef struct hs_rw {
     const hs_policy *pol;
     const hs_block *b;
     const hs_request *req;
-    hs_wline *w;
+    hs_wline *w;                /* the block's lines a directive may touch
+                                   (ascending orig), then the added ones */
     size_t nw;
+    size_t nblock;              /* of w, the block's lines */
+    int ct;                     /* field index of the first Content-Type
+                                   line, -1 (found when the policy has a
+                                   content-type condition) */
+    bool contiguous;            /* each field line starts where the one
+                                   before ended (always so from the
+                                   parser): untouched runs are one copy */
     uint16_t *count;            /* live lines per name id */
     hs_arena arena;
     size_t max_value;           /* a value longer than this is too large */

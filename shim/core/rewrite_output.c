@@ -47,6 +47,49 @@ static inline char *write_line(char *o, const hs_wline *l, bool ro)
     return o + l->value_len;
 }
 
+/* Writes the application's lines [from, to) of the block: one copy when
+ * they are contiguous (and then the status line too when from is 0),
+ * otherwise line by line, as they were parsed. */
+static inline char *copy_fields(char *p, const hs_block *b, bool contiguous,
+                                size_t from, size_t to, size_t tail)
+{
+    if (contiguous) {
+        size_t s = from == 0           ? 0
+                   : from < b->nfields ? b->fields[from].line_off
+                                       : tail;
+        size_t e = to < b->nfields ? b->fields[to].line_off : tail;
+        memcpy(p, b->base + s, e - s);
+        return p + (e - s);
+    }
+    if (from == 0) {
+        memcpy(p, b->base, b->status_line_len);
+        p += b->status_line_len;
+    }
+    for (size_t i = from; i < to; i++) {
+        memcpy(p, b->base + b->fields[i].line_off, b->fields[i].line_len);
+        p += b->fields[i].line_len;
+    }
+    return p;
+}
+
+static inline char *write_new_line(char *p, const hs_wline *l, bool ro,
+                                   bool crlf)
+{
+    const hs_op *op = l->op;
+    if (op && crlf) {
+        /* The policy's own line, "\r\n" included: one copy. */
+        bool r = ro && op->line_ro;
+        size_t n = r ? op->line_ro_len : op->line_len;
+        memcpy(p, r ? op->line_ro : op->line, n);
+        return p + n;
+    }
+    p = write_line(p, l, ro);
+    if (crlf)
+        *p++ = '\r';
+    *p++ = '\n';
+    return p;
+}
+
 hs_rewrite_status hs_rw_emit(hs_rw *rw, const hs_rewrite_opts *o,
                              hs_buf *out)
 {
@@ -54,15 +97,23 @@ hs_rewrite_status hs_rw_emit(hs_rw *rw, const hs_rewrite_opts *o,
     bool ro = o && o->csp_report_only;
     size_t max = (o && o->max_output) ? o->max_output : HS_DEFAULT_MAX_OUTPUT;
     size_t el = b->crlf ? 2 : 1;
-    size_t tail = b->nfields ? b->fields[b->nfields - 1].line_off +
-                                   b->fields[b->nfields - 1].line_len
-                             : b->status_line_len;
-    size_t size = b->status_line_len + (b->len - tail);
+    size_t nf = b->nfields;
+    size_t tail = nf ? b->fields[nf - 1].line_off + b->fields[nf - 1].line_len
+                     : b->status_line_len;
+    /* The application's bytes that are kept, then the lines written. */
+    size_t size = b->len;
+    if (!rw->contiguous) {
+        size = b->status_line_len + (b->len - tail);
+        for (size_t i = 0; i < nf; i++)
+            size += b->fields[i].line_len;
+    }
     for (size_t i = 0; i < rw->nw; i++) {
         const hs_wline *l = &rw->w[i];
         if (l->state == HS_L_KEEP)
-            size += b->fields[l->orig].line_len;
-        else if (l->state == HS_L_REWRITE)
+            continue;
+        if (l->orig >= 0)
+            size -= b->fields[l->orig].line_len;
+        if (l->state == HS_L_REWRITE)
             size += line_size(l, ro) + el;
     }
     if (size > max)
@@ -70,49 +121,24 @@ hs_rewrite_status hs_rw_emit(hs_rw *rw, const hs_rewrite_opts *o,
     if (!hs_buf_reserve(out, size))
         return HS_REWRITE_NO_MEMORY;
     char *start = out->p + out->len, *p = start;
-    memcpy(p, b->base, b->status_line_len);
-    p += b->status_line_len;
-    size_t run_off = 0, run_len = 0;  /* untouched lines, copied together */
-    for (size_t i = 0; i < rw->nw; i++) {
+    size_t next = 0;    /* first field not yet written */
+    for (size_t i = 0; i < rw->nblock; i++) {
         const hs_wline *l = &rw->w[i];
-        if (l->state == HS_L_KEEP) {
-            const hs_field *f = &b->fields[l->orig];
-            if (run_len && run_off + run_len == f->line_off) {
-                run_len += f->line_len;
-                continue;
-            }
-            if (run_len)
-                memcpy(p, b->base + run_off, run_len);
-            p += run_len;
-            run_off = f->line_off;
-            run_len = f->line_len;
+        if (l->state == HS_L_KEEP)
             continue;
-        }
-        if (l->state == HS_L_GONE)
-            continue;
-        if (run_len) {
-            memcpy(p, b->base + run_off, run_len);
-            p += run_len;
-            run_len = 0;
-        }
-        const hs_op *op = l->op;
-        if (op && b->crlf) {
-            /* The policy's own line, "\r\n" included: one copy. */
-            bool r = ro && op->line_ro;
-            size_t n = r ? op->line_ro_len : op->line_len;
-            memcpy(p, r ? op->line_ro : op->line, n);
-            p += n;
-            continue;
-        }
-        p = write_line(p, l, ro);
-        if (b->crlf)
-            *p++ = '\r';
-        *p++ = '\n';
+        size_t at = (size_t)l->orig;
+        p = copy_fields(p, b, rw->contiguous, next, at, tail);
+        next = at + 1;
+        if (l->state == HS_L_REWRITE)
+            p = write_new_line(p, l, ro, b->crlf);
     }
-    memcpy(p, b->base + run_off, run_len);
-    p += run_len;
+    p = copy_fields(p, b, rw->contiguous, next, nf, tail);
+    for (size_t i = rw->nblock; i < rw->nw; i++) {
+        const hs_wline *l = &rw->w[i];
+        if (l->state == HS_L_REWRITE)
+            p = write_new_line(p, l, ro, b->crlf);
+    }
     memcpy(p, b->base + tail, b->len - tail);
-    p += b->len - tail;
     if (size == b->len && memcmp(start, b->base, size) == 0)
         return HS_REWRITE_UNCHANGED;
     out->len += size;
@@ -177,41 +203,37 @@ static inline void note(hs_changes *c, clist *cl, hs_str name, int id)
 }
 
 /* Lists what changed, each name once (case-insensitively: by id when it
- * has one), at most HS_CHANGE_MAX per list. The application's lines come
- * first in the working array, the added ones after them. */
+ * has one), at most HS_CHANGE_MAX per list, in one pass: the
+ * application's lines come first in the working array, the added ones
+ * after them, so each list keeps the order of the lines. */
 void hs_rw_fill_changes(const hs_rw *rw, const hs_rewrite_opts *o,
                         hs_changes *c)
 {
     bool ro = o && o->csp_report_only;
-    clist cl;
-    size_t nf = rw->b->nfields, i;
-    cl.names = c->removed;
-    cl.n = 0;
-    cl.seen[0] = cl.seen[1] = cl.seen[2] = cl.seen[3] = 0;
-    for (i = 0; i < nf; i++) {
+    clist rm, set, add;
+    rm.names = c->removed;
+    set.names = c->set;
+    add.names = c->added;
+    rm.n = set.n = add.n = 0;
+    memset(rm.seen, 0, sizeof rm.seen);
+    memset(set.seen, 0, sizeof set.seen);
+    memset(add.seen, 0, sizeof add.seen);
+    for (size_t i = 0; i < rw->nw; i++) {
         const hs_wline *l = &rw->w[i];
-        /* "lines removed (and not written again)" */
-        if (l->state == HS_L_GONE && (l->id < 0 || rw->count[l->id] == 0))
-            note(c, &cl, rw->b->fields[i].name, l->id);
+        if (l->state == HS_L_KEEP)
+            continue;
+        if (l->orig < 0) {
+            if (l->state != HS_L_GONE)
+                note(c, &add, written_name(l, ro), l->id);
+        } else if (l->state == HS_L_GONE) {
+            /* "lines removed (and not written again)" */
+            if (l->id < 0 || rw->count[l->id] == 0)
+                note(c, &rm, rw->b->fields[l->orig].name, l->id);
+        } else if (!same_as_original(rw, l, ro)) {
+            note(c, &set, written_name(l, ro), l->id);
+        }
     }
-    c->nremoved = cl.n;
-    cl.names = c->set;
-    cl.n = 0;
-    cl.seen[0] = cl.seen[1] = cl.seen[2] = cl.seen[3] = 0;
-    for (i = 0; i < nf; i++) {
-        const hs_wline *l = &rw->w[i];
-        if (l->state == HS_L_REWRITE && !same_as_original(rw, l, ro))
-            note(c, &cl, written_name(l, ro), l->id);
-    }
-    c->nset = cl.n;
-    cl.names = c->added;
-    cl.n = 0;
-    cl.seen[0] = cl.seen[1] = cl.seen[2] = cl.seen[3] = 0;
-    for (i = nf; i < rw->nw; i++) {
-        const hs_wline *l = &rw->w[i];
-        if (l->state != HS_L_GONE)
-            note(c, &cl, written_name(l, ro), l->id);
-    }
-    c->nadded = cl.n;
+    c->nremoved = rm.n;
+    c->nset = set.n;
+    c->nadded = add.n;
 }
-
