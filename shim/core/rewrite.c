@@ -197,6 +197,7 @@ static void add_line(hs_rw *rw, const hs_op *op)
     l->state = HS_L_REWRITE;
     l->id = op->id;
     l->orig = -1;
+    rw->extra += op->line_len + op->line_ro_len;
     rw->count[op->id]++;
     rw->dirty = true;
 }
@@ -226,6 +227,7 @@ static void op_set(hs_rw *rw, const hs_op *op)
     size_t i = first_of(rw, op->id);
     rw->w[i].op = op;
     rw->w[i].state = HS_L_REWRITE;
+    rw->extra += op->line_len + op->line_ro_len;
     rw->dirty = true;
     for (size_t j = i + 1; j < rw->nw; j++)
         if (rw->w[j].id == op->id && rw->w[j].state != HS_L_GONE)
@@ -306,6 +308,7 @@ static void op_rename(hs_rw *rw, const hs_op *op)
         l->name_ro = op->name_ro;
         l->op = NULL;
         l->state = HS_L_REWRITE;
+        rw->extra += op->name_len + 12 + v.len + 4;
         rw->count[op->id]--;
         rw->count[op->id2]++;
         l->id = op->id2;
@@ -453,6 +456,7 @@ hs_rewrite_status hs_rewrite(const hs_policy *p, const hs_rewrite_opts *o,
     rw.count = cstack;
     rw.arena.chunks = NULL;
     rw.dirty = rw.too_large = rw.oom = false;
+    rw.extra = 0;
     size_t nlines = b->nfields + p->max_added;
     if (nlines > STACK_LINES)
         rw.w = malloc(nlines * sizeof *rw.w);

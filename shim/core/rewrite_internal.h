@@ -55,6 +55,9 @@ typedef struct hs_rw {
     uint16_t *count;            /* live lines per name id */
     hs_arena arena;
     size_t max_value;           /* a value longer than this is too large */
+    size_t extra;               /* at least the bytes of the lines written
+                                   (each write adds its own, none is taken
+                                   back): room enough for the output */
     bool dirty;
     bool too_large;
     bool oom;

@@ -100,26 +100,35 @@ hs_rewrite_status hs_rw_emit(hs_rw *rw, const hs_rewrite_opts *o,
     size_t nf = b->nfields;
     size_t tail = nf ? b->fields[nf - 1].line_off + b->fields[nf - 1].line_len
                      : b->status_line_len;
-    /* The application's bytes that are kept, then the lines written. */
-    size_t size = b->len;
-    if (!rw->contiguous) {
-        size = b->status_line_len + (b->len - tail);
-        for (size_t i = 0; i < nf; i++)
-            size += b->fields[i].line_len;
+    size_t size;
+    if (rw->contiguous && b->len + rw->extra <= max) {
+        /* The common case: the size found by writing, into room for the
+         * block plus every line the directives ever wrote. */
+        if (!hs_buf_reserve(out, b->len + rw->extra))
+            return HS_REWRITE_NO_MEMORY;
+    } else {
+        /* The application's bytes that are kept, then the lines written:
+         * HEADERSHIM_MAX_OUTPUT is checked before a byte is written. */
+        size = b->len;
+        if (!rw->contiguous) {
+            size = b->status_line_len + (b->len - tail);
+            for (size_t i = 0; i < nf; i++)
+                size += b->fields[i].line_len;
+        }
+        for (size_t i = 0; i < rw->nw; i++) {
+            const hs_wline *l = &rw->w[i];
+            if (l->state == HS_L_KEEP)
+                continue;
+            if (l->orig >= 0)
+                size -= b->fields[l->orig].line_len;
+            if (l->state == HS_L_REWRITE)
+                size += line_size(l, ro) + el;
+        }
+        if (size > max)
+            return HS_REWRITE_TOO_LARGE;
+        if (!hs_buf_reserve(out, size))
+            return HS_REWRITE_NO_MEMORY;
     }
-    for (size_t i = 0; i < rw->nw; i++) {
-        const hs_wline *l = &rw->w[i];
-        if (l->state == HS_L_KEEP)
-            continue;
-        if (l->orig >= 0)
-            size -= b->fields[l->orig].line_len;
-        if (l->state == HS_L_REWRITE)
-            size += line_size(l, ro) + el;
-    }
-    if (size > max)
-        return HS_REWRITE_TOO_LARGE;
-    if (!hs_buf_reserve(out, size))
-        return HS_REWRITE_NO_MEMORY;
     char *start = out->p + out->len, *p = start;
     size_t next = 0;    /* first field not yet written */
     for (size_t i = 0; i < rw->nblock; i++) {
@@ -139,6 +148,7 @@ hs_rewrite_status hs_rw_emit(hs_rw *rw, const hs_rewrite_opts *o,
             p = write_new_line(p, l, ro, b->crlf);
     }
     memcpy(p, b->base + tail, b->len - tail);
+    size = (size_t)(p - start) + (b->len - tail);
     if (size == b->len && memcmp(start, b->base, size) == 0)
         return HS_REWRITE_UNCHANGED;
     out->len += size;
@@ -180,7 +190,8 @@ typedef struct clist {
     int ids[HS_CHANGE_MAX];
 } clist;
 
-static inline void note(hs_changes *c, clist *cl, hs_str name, int id)
+static inline __attribute__((always_inline)) void
+note(hs_changes *c, clist *cl, hs_str name, int id)
 {
     if (id >= 0 && id < 256) {
         uint64_t bit = 1ull << (id & 63);

@@ -34,6 +34,7 @@ static void set_value(hs_rw *rw, hs_wline *l, const char *v, size_t n)
     }
     l->value = v;
     l->value_len = (uint32_t)n;
+    rw->extra += l->name_len + 12 + 2 + n + 2;
     rw->dirty = true;
 }
 
