@@ -289,6 +289,33 @@ static void emit_block(cctx *c, const hs_node *b)
     }
 }
 
+/* The lines the ops write, moved into one buffer in program order: lines
+ * that consecutive directives add are then adjacent, and the output
+ * copies them in one go (a preset's defaults are one copy). */
+static bool pool_lines(hs_policy *pol)
+{
+    size_t total = 0;
+    for (size_t i = 0; i < pol->nops; i++)
+        total += pol->ops[i].line ? pol->ops[i].line_len : 0;
+    if (total == 0)
+        return true;
+    char *pool = malloc(total);
+    if (!pool)
+        return false;
+    size_t at = 0;
+    for (size_t i = 0; i < pol->nops; i++) {
+        hs_op *op = &pol->ops[i];
+        if (!op->line)
+            continue;
+        memcpy(pool + at, op->line, op->line_len);
+        free(op->line);
+        op->line = pool + at;
+        at += op->line_len;
+    }
+    pol->line_pool = pool;
+    return true;
+}
+
 /* Which names the program touches, and the union of its glob prefilters
  * (see hs_policy.has_globs). */
 static void mark_touched(hs_policy *pol)
@@ -326,6 +353,8 @@ bool hs_pol_compile(hs_policy *pol)
     emit_block(&c, &pol->root);
     if (!c.oom)
         mark_touched(pol);
+    if (!c.oom && !pool_lines(pol))
+        c.oom = true;
     return !c.oom;
 }
 
@@ -333,7 +362,8 @@ void hs_pol_program_free(hs_policy *pol)
 {
     for (size_t i = 0; i < pol->nops; i++) {
         hs_op *op = &pol->ops[i];
-        free(op->line);
+        if (!pol->line_pool)
+            free(op->line);
         free(op->line_ro);
         free(op->name_ro);
         free(op->idset);
@@ -343,6 +373,8 @@ void hs_pol_program_free(hs_policy *pol)
     }
     free(pol->ops);
     pol->ops = NULL;
+    free(pol->line_pool);
+    pol->line_pool = NULL;
     pol->nops = 0;
     for (size_t i = 0; i < pol->nnames; i++)
         free(pol->names[i].key);

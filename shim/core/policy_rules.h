@@ -199,6 +199,8 @@ struct hs_policy {
     size_t index_mask;
     hs_op *ops;
     size_t nops;
+    char *line_pool;        /* every op's line, in program order (not
+                               NUL-terminated: lengths are kept) */
     size_t max_added;       /* upper bound of lines one rewrite can add */
     unsigned needs;
     bool uses_content_type;     /* Content-Type is then indexed, so the

@@ -142,11 +142,37 @@ hs_rewrite_status hs_rw_emit(hs_rw *rw, const hs_rewrite_opts *o,
             p = write_new_line(p, l, ro, b->crlf);
     }
     p = copy_fields(p, b, rw->contiguous, next, nf, tail);
+    /* Added lines the policy wrote as they are sit side by side in its
+     * line pool when their directives do: one copy for each such run. */
+    const char *run = NULL;
+    size_t run_len = 0;
     for (size_t i = rw->nblock; i < rw->nw; i++) {
         const hs_wline *l = &rw->w[i];
-        if (l->state == HS_L_REWRITE)
-            p = write_new_line(p, l, ro, b->crlf);
+        if (l->state != HS_L_REWRITE)
+            continue;
+        const hs_op *op = l->op;
+        if (op && b->crlf && !(ro && op->line_ro)) {
+            if (run_len && run + run_len == op->line) {
+                run_len += op->line_len;
+                continue;
+            }
+            if (run_len)
+                memcpy(p, run, run_len);
+            p += run_len;
+            run = op->line;
+            run_len = op->line_len;
+            continue;
+        }
+        if (run_len)
+            memcpy(p, run, run_len);
+        p += run_len;
+        run_len = 0;
+        run = NULL;
+        p = write_new_line(p, l, ro, b->crlf);
     }
+    if (run_len)
+        memcpy(p, run, run_len);
+    p += run_len;
     memcpy(p, b->base + tail, b->len - tail);
     size = (size_t)(p - start) + (b->len - tail);
     if (size == b->len && memcmp(start, b->base, size) == 0)
