@@ -33,23 +33,45 @@ _Atomic(_Atomic uintptr_t *) hs_fd_l1[HS_FD_L1];
 /* All tracks ever made, and the recycled ones; under registry_lock. */
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
 static hs_track *all_tracks;
-static hs_track *free_tracks;
+/* Pushed without a lock (a track retires inside fork handlers that hold
+ * registry_lock), popped under registry_lock only, so no ABA. */
+static _Atomic(hs_track *) free_tracks;
 
 pid_t hs_owner_pid;
 
-/* The contended side of hs_lock (Drepper, "Futexes Are Tricky", mutex 2). */
-void hs_lock_wait(hs_lock *l)
+static void track_retire(hs_track *t);
+
+/* The contended side of hs_lock (after Drepper, "Futexes Are Tricky",
+ * mutex 2, with the dead bit: a dead lock is never taken). */
+bool hs_lock_wait(hs_lock *l)
 {
-    int c = atomic_exchange(&l->word, 2);
-    while (c != 0) {
-        hs_raw6(SYS_futex, (long)&l->word, FUTEX_WAIT_PRIVATE, 2, 0, 0, 0);
-        c = atomic_exchange(&l->word, 2);
+    for (;;) {
+        int c = atomic_load(&l->word);
+        if (c & HS_LOCK_DEAD)
+            return false;
+        if (!(c & HS_LOCK_HELD)) {
+            /* Taken with the waiters bit: others may still sleep. */
+            if (atomic_compare_exchange_weak(&l->word, &c,
+                                             HS_LOCK_HELD | HS_LOCK_WAITERS))
+                return true;
+            continue;
+        }
+        if (!(c & HS_LOCK_WAITERS) &&
+            !atomic_compare_exchange_weak(&l->word, &c, c | HS_LOCK_WAITERS))
+            continue;
+        hs_raw6(SYS_futex, (long)&l->word, FUTEX_WAIT_PRIVATE,
+                c | HS_LOCK_WAITERS, 0, 0, 0);
     }
 }
 
-void hs_lock_wake(hs_lock *l)
+void hs_lock_drop_slow(hs_lock *l)
 {
-    hs_raw6(SYS_futex, (long)&l->word, FUTEX_WAKE_PRIVATE, 1, 0, 0, 0);
+    int old = atomic_fetch_and(&l->word, HS_LOCK_DEAD);
+    if (old & HS_LOCK_WAITERS)
+        hs_raw6(SYS_futex, (long)&l->word, FUTEX_WAKE_PRIVATE,
+                (old & HS_LOCK_DEAD) ? 0x7fffffff : 1, 0, 0, 0);
+    if (old & HS_LOCK_DEAD)             /* the last reference went meanwhile */
+        track_retire((hs_track *)(void *)l);
 }
 
 bool hs_is_owner(void)
@@ -101,27 +123,43 @@ bool hs_fd_set(int fd, uintptr_t v)
     return true;
 }
 
+/* The track is unreachable and its lock free for good: free the conn,
+ * recycle the memory. */
+static void track_retire(hs_track *t)
+{
+    if (t->conn)
+        hs_conn_free(t->conn);
+    t->conn = NULL;
+    hs_track *head = atomic_load(&free_tracks);
+    do
+        t->next_free = head;
+    while (!atomic_compare_exchange_weak(&free_tracks, &head, t));
+}
+
 void hs_track_release(hs_track *t)
 {
     if (atomic_fetch_sub(&t->refs, 1) != 1)
         return;
-    /* Last reference: nobody can reach the conn any more. */
-    if (t->conn)
-        hs_conn_free(t->conn);
-    t->conn = NULL;
-    pthread_mutex_lock(&registry_lock);
-    t->next_free = free_tracks;
-    free_tracks = t;
-    pthread_mutex_unlock(&registry_lock);
+    /* Last reference: nobody can reach the track through a slot any more,
+     * but a writer on the fast path may hold its lock (without a
+     * reference): then that writer retires it when dropping the lock. */
+    if (atomic_fetch_or(&t->lock.word, HS_LOCK_DEAD) & HS_LOCK_HELD)
+        return;
+    track_retire(t);
 }
 
 hs_track *hs_track_new(int local_port, bool tls)
 {
     hs_track *t;
     pthread_mutex_lock(&registry_lock);
-    t = free_tracks;
+    t = atomic_load(&free_tracks);
+    while (t && !atomic_compare_exchange_weak(&free_tracks, &t, t->next_free))
+        ;
     if (t) {
-        free_tracks = t->next_free;
+        /* Dead since it retired; a writer that still holds a stale
+         * pointer may take it from now on, but finds the fd's slot
+         * holding something else and lets go. */
+        hs_lock_init(&t->lock);
     } else {
         t = calloc(1, sizeof *t);
         if (t) {
@@ -197,12 +235,19 @@ void hs_fd_closing(int fd)
         hs_fd_forget(fd);
 }
 
-void hs_track_maybe_forget(hs_track *t)
+void hs_track_forget_conn(hs_track *t, int fd)
 {
-    if (t->conn && hs_conn_is_passthrough(t->conn)) {
-        hs_conn_free(t->conn);
-        t->conn = NULL;
-    }
+    hs_conn_free(t->conn);
+    t->conn = NULL;
+    /* From now on fd costs what an untracked fd costs: its slot says
+     * IGNORE (if it still holds this track). Other fds dup'ed from it
+     * follow on their next call. */
+    if (fd < 0 || fd >= HS_FD_MAX)
+        return;
+    _Atomic uintptr_t *s = slot_of(fd, false);
+    uintptr_t expected = (uintptr_t)t;
+    if (s && atomic_compare_exchange_strong(s, &expected, HS_SLOT_IGNORE))
+        slot_drop(expected);
 }
 
 /* ---- fork and exit ----------------------------------------------------- */
@@ -270,7 +315,8 @@ void hs_tracks_reinit_child(void)
          * released: start afresh. A connection caught mid-call or not
          * flushed is dropped here (its memory leaks: its state may be
          * half-updated). */
-        hs_lock_init(&t->lock);
+        atomic_store(&t->lock.word,
+                     atomic_load(&t->lock.word) & HS_LOCK_DEAD);
         t->locked_at_fork = false;
         if (t->lost_at_fork)
             t->conn = NULL;

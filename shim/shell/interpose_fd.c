@@ -64,7 +64,7 @@ void hs_fd_flush(int fd)
             hs_kernel_make(&k, &kc);
             t->cur_fd = fd;
             (void)hs_io_flush(t->conn, &k, HS_FLUSH_TIMEOUT_MS);
-            hs_track_maybe_forget(t);
+            hs_track_maybe_forget(t, fd);
         }
         hs_lock_drop(&t->lock);
     }

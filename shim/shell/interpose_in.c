@@ -78,7 +78,7 @@ void hs_in_feed(int fd, const struct iovec *iov, int iovcnt, size_t n)
                     hs_conn_read(t->conn, iov[i].iov_base, take);
                 left -= take;
             }
-            hs_track_maybe_forget(t);
+            hs_track_maybe_forget(t, fd);
         }
         hs_lock_drop(&t->lock);
         hs_in_shim--;

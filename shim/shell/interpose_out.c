@@ -79,7 +79,7 @@ static inline ssize_t track_writev(hs_track *t, int fd,
         t->kctx.fd = fd;
         t->kctx.flags = flags;
         r = hs_io_writev(t->conn, &t->kernel, iov, iovcnt, flags);
-        hs_track_maybe_forget(t);
+        hs_track_maybe_forget(t, fd);
     }
     hs_lock_drop(&t->lock);
     hs_in_shim--;
@@ -96,9 +96,50 @@ static inline ssize_t track_writev(hs_track *t, int fd,
     return r;
 }
 
-/* The common body of every vectored output wrapper. `real` repeats the
+/* Enforce mode on a known connection, the path of every body write: the
+ * lock alone, no reference (the lock keeps the track alive: its last
+ * reference defers the end to the lock's holder), then the slot checked
+ * again under the lock (the generation check: the fd may have been closed
+ * and its number reused meanwhile). HS_RETRY: contended, dead or stale:
+ * the caller takes the general path, which waits with a reference. */
+#define HS_RETRY (-3)
+
+static inline __attribute__((always_inline)) ssize_t
+fast_writev(hs_track *t, int fd, const struct iovec *iov, int iovcnt, int flags)
+{
+    hs_in_shim++;
+    if (__builtin_expect(!hs_lock_try(&t->lock), 0)) {
+        hs_in_shim--;
+        return HS_RETRY;
+    }
+    ssize_t r = HS_DO_REAL;
+    hs_conn *c = t->conn;
+    if (__builtin_expect(hs_fd_peek(fd) != (uintptr_t)t, 0)) {
+        r = HS_RETRY;
+    } else if (c) {
+        /* Rule 7: the engine may call malloc (held bytes) or log. */
+        int *err = &errno, saved = *err;
+        t->cur_fd = fd;
+        t->kctx.fd = fd;
+        t->kctx.flags = flags;
+        r = hs_io_writev(c, &t->kernel, iov, iovcnt, flags);
+        if (__builtin_expect(hs_conn_is_passthrough(c), 0))
+            hs_track_forget_conn(t, fd);
+        if (r < 0) {
+            saved = (int)-r;
+            r = -1;
+        }
+        *err = saved;
+    }
+    hs_lock_drop(&t->lock);
+    hs_in_shim--;
+    return r;
+}
+
+/* The general body of every vectored output wrapper (new connections,
+ * report mode, contention): with a reference. `real` repeats the
  * application's exact call. */
-#define OUT_BODY(fd, iov, iovcnt, flags, real)                                \
+#define OUT_BODY_GENERAL(fd, iov, iovcnt, flags, real)                                \
     do {                                                                      \
         /* only reached from the exported names, after hs_fast_pass */       \
         hs_track *t_ = out_track((fd), (iov), (iovcnt));                      \
@@ -113,7 +154,7 @@ static inline ssize_t track_writev(hs_track *t, int fd,
             if (r_ > 0 && t_->conn) {                                         \
                 t_->cur_fd = (fd);                                            \
                 hs_io_observe(t_->conn, (iov), (iovcnt), (size_t)r_);         \
-                hs_track_maybe_forget(t_);                                    \
+                hs_track_maybe_forget(t_, (fd));                                    \
             }                                                                 \
             hs_lock_drop(&t_->lock);                                  \
             hs_in_shim--;                                                     \
@@ -127,10 +168,10 @@ static inline ssize_t track_writev(hs_track *t, int fd,
         return (real);                                                        \
     } while (0)
 
-static __attribute__((noinline)) ssize_t write_slow(int fd, const void *buf, size_t n)
+static __attribute__((noinline)) ssize_t write_general(int fd, const void *buf, size_t n)
 {
     struct iovec v = {(void *)buf, n};
-    OUT_BODY(fd, &v, 1, 0, REAL(write, hs_sys(SYS_write, fd, buf, n), fd, buf, n));
+    OUT_BODY_GENERAL(fd, &v, 1, 0, REAL(write, hs_sys(SYS_write, fd, buf, n), fd, buf, n));
 }
 
 /* glibc exports __write at the same address as write; some libraries bind
@@ -140,13 +181,13 @@ HS_EXPORT ssize_t __write(int fd, const void *buf, size_t n)
     return write(fd, buf, n);
 }
 
-static __attribute__((noinline)) ssize_t writev_slow(int fd, const struct iovec *iov, int iovcnt)
+static __attribute__((noinline)) ssize_t writev_general(int fd, const struct iovec *iov, int iovcnt)
 {
-    OUT_BODY(fd, iov, iovcnt, 0,
+    OUT_BODY_GENERAL(fd, iov, iovcnt, 0,
              REAL(writev, hs_sys(SYS_writev, fd, iov, iovcnt), fd, iov, iovcnt));
 }
 
-static __attribute__((noinline)) ssize_t pwritev2_slow(int fd, const struct iovec *iov, int iovcnt,
+static __attribute__((noinline)) ssize_t pwritev2_general(int fd, const struct iovec *iov, int iovcnt,
                            off_t offset, int flags)
 {
 #define REAL_PWRITEV2                                                         \
@@ -158,11 +199,11 @@ static __attribute__((noinline)) ssize_t pwritev2_slow(int fd, const struct iove
      * (RWF_NOWAIT aside, none applies to sockets). */
     if (offset != -1 || flags != 0)
         return REAL_PWRITEV2;
-    OUT_BODY(fd, iov, iovcnt, 0, REAL_PWRITEV2);
+    OUT_BODY_GENERAL(fd, iov, iovcnt, 0, REAL_PWRITEV2);
 #undef REAL_PWRITEV2
 }
 
-static __attribute__((noinline)) ssize_t pwritev64v2_slow(int fd, const struct iovec *iov, int iovcnt,
+static __attribute__((noinline)) ssize_t pwritev64v2_general(int fd, const struct iovec *iov, int iovcnt,
                               off64_t offset, int flags)
 {
 #define REAL_PWRITEV64V2                                                      \
@@ -171,7 +212,7 @@ static __attribute__((noinline)) ssize_t pwritev64v2_slow(int fd, const struct i
          fd, iov, iovcnt, offset, flags)
     if (offset != -1 || flags != 0)
         return REAL_PWRITEV64V2;
-    OUT_BODY(fd, iov, iovcnt, 0, REAL_PWRITEV64V2);
+    OUT_BODY_GENERAL(fd, iov, iovcnt, 0, REAL_PWRITEV64V2);
 #undef REAL_PWRITEV64V2
 }
 
@@ -203,7 +244,7 @@ static void give_up(int fd, const char *why)
     errno = saved;
 }
 
-static __attribute__((noinline)) ssize_t send_slow(int fd, const void *buf, size_t n, int flags)
+static __attribute__((noinline)) ssize_t send_general(int fd, const void *buf, size_t n, int flags)
 {
 #define REAL_SEND \
     REAL(send, hs_sys6(SYS_sendto, fd, (long)buf, (long)n, flags, 0, 0), fd, buf, n, flags)
@@ -213,7 +254,7 @@ static __attribute__((noinline)) ssize_t send_slow(int fd, const void *buf, size
         return REAL_SEND;
     }
     struct iovec v = {(void *)buf, n};
-    OUT_BODY(fd, &v, 1, flags, REAL_SEND);
+    OUT_BODY_GENERAL(fd, &v, 1, flags, REAL_SEND);
 #undef REAL_SEND
 }
 
@@ -222,7 +263,7 @@ HS_EXPORT ssize_t __send(int fd, const void *buf, size_t n, int flags)
     return send(fd, buf, n, flags);
 }
 
-static __attribute__((noinline)) ssize_t sendto_slow(int fd, const void *buf, size_t n, int flags,
+static __attribute__((noinline)) ssize_t sendto_general(int fd, const void *buf, size_t n, int flags,
                          const struct sockaddr *addr, socklen_t alen)
 {
 #define REAL_SENDTO                                                           \
@@ -237,11 +278,11 @@ static __attribute__((noinline)) ssize_t sendto_slow(int fd, const void *buf, si
     /* Datagram sockets are IGNORE in the table; a stream socket ignores
      * the address. */
     struct iovec v = {(void *)buf, n};
-    OUT_BODY(fd, &v, 1, flags, REAL_SENDTO);
+    OUT_BODY_GENERAL(fd, &v, 1, flags, REAL_SENDTO);
 #undef REAL_SENDTO
 }
 
-static __attribute__((noinline)) ssize_t sendmsg_slow(int fd, const struct msghdr *m, int flags)
+static __attribute__((noinline)) ssize_t sendmsg_general(int fd, const struct msghdr *m, int flags)
 {
 #define REAL_SENDMSG REAL(sendmsg, hs_sys(SYS_sendmsg, fd, m, flags), fd, m, flags)
     if (m && (m->msg_controllen > 0 || (flags & MSG_OOB))) {
@@ -251,8 +292,104 @@ static __attribute__((noinline)) ssize_t sendmsg_slow(int fd, const struct msghd
     }
     if (!m || m->msg_iovlen > (size_t)0x7fffffff)
         return REAL_SENDMSG;
-    OUT_BODY(fd, m->msg_iov, (int)m->msg_iovlen, flags, REAL_SENDMSG);
+    OUT_BODY_GENERAL(fd, m->msg_iov, (int)m->msg_iovlen, flags, REAL_SENDMSG);
 #undef REAL_SENDMSG
+}
+
+/* ---- the tracked calls: the fast path, kept apart from the general one
+ * so that it needs a small stack frame and few saved registers ---------- */
+
+/* On a known connection in enforce mode, the fast path; `real` repeats
+ * the application's call, `general` is the full path. */
+#define FAST_OR_GENERAL(fd, slot, iov, iovcnt, flags, real, general)          \
+    do {                                                                      \
+        if (HS_SLOT_IS_TRACK(slot) && hs_cfg.mode == HS_MODE_ENFORCE) {      \
+            ssize_t f_ = fast_writev((hs_track *)(slot), (fd), (iov),         \
+                                     (iovcnt), (flags));                      \
+            if (__builtin_expect(f_ != HS_RETRY, 1))                          \
+                return f_ == HS_DO_REAL ? (real) : f_;                        \
+        }                                                                     \
+        return (general);                                                     \
+    } while (0)
+
+static __attribute__((noinline)) ssize_t write_slow(int fd, const void *buf, size_t n,
+                                                    uintptr_t slot)
+{
+    struct iovec v = {(void *)buf, n};
+    FAST_OR_GENERAL(fd, slot, &v, 1, 0,
+                    REAL(write, hs_sys(SYS_write, fd, buf, n), fd, buf, n),
+                    write_general(fd, buf, n));
+}
+
+static __attribute__((noinline)) ssize_t writev_slow(int fd, const struct iovec *iov,
+                                                     int iovcnt, uintptr_t slot)
+{
+    FAST_OR_GENERAL(fd, slot, iov, iovcnt, 0,
+                    REAL(writev, hs_sys(SYS_writev, fd, iov, iovcnt), fd, iov, iovcnt),
+                    writev_general(fd, iov, iovcnt));
+}
+
+static __attribute__((noinline)) ssize_t pwritev2_slow(int fd, const struct iovec *iov,
+                                                       int iovcnt, off_t offset, int flags,
+                                                       uintptr_t slot)
+{
+    if (offset != -1 || flags != 0)
+        return pwritev2_general(fd, iov, iovcnt, offset, flags);
+    FAST_OR_GENERAL(fd, slot, iov, iovcnt, 0,
+                    REAL(pwritev2,
+                         hs_sys6(SYS_pwritev2, fd, (long)iov, iovcnt, -1, 0, 0),
+                         fd, iov, iovcnt, offset, flags),
+                    pwritev2_general(fd, iov, iovcnt, offset, flags));
+}
+
+static __attribute__((noinline)) ssize_t pwritev64v2_slow(int fd, const struct iovec *iov,
+                                                          int iovcnt, off64_t offset,
+                                                          int flags, uintptr_t slot)
+{
+    if (offset != -1 || flags != 0)
+        return pwritev64v2_general(fd, iov, iovcnt, offset, flags);
+    FAST_OR_GENERAL(fd, slot, iov, iovcnt, 0,
+                    REAL(pwritev64v2,
+                         hs_sys6(SYS_pwritev2, fd, (long)iov, iovcnt, -1, 0, 0),
+                         fd, iov, iovcnt, offset, flags),
+                    pwritev64v2_general(fd, iov, iovcnt, offset, flags));
+}
+
+static __attribute__((noinline)) ssize_t send_slow(int fd, const void *buf, size_t n,
+                                                   int flags, uintptr_t slot)
+{
+    if (flags & MSG_OOB)
+        return send_general(fd, buf, n, flags);
+    struct iovec v = {(void *)buf, n};
+    FAST_OR_GENERAL(fd, slot, &v, 1, flags,
+                    REAL(send, hs_sys6(SYS_sendto, fd, (long)buf, (long)n, flags, 0, 0),
+                         fd, buf, n, flags),
+                    send_general(fd, buf, n, flags));
+}
+
+static __attribute__((noinline)) ssize_t sendto_slow(int fd, const void *buf, size_t n,
+                                                     int flags, const struct sockaddr *addr,
+                                                     socklen_t alen, uintptr_t slot)
+{
+    if (flags & MSG_OOB)
+        return sendto_general(fd, buf, n, flags, addr, alen);
+    struct iovec v = {(void *)buf, n};
+    FAST_OR_GENERAL(fd, slot, &v, 1, flags,
+                    REAL(sendto, hs_sys6(SYS_sendto, fd, (long)buf, (long)n, flags,
+                                         (long)addr, (long)alen),
+                         fd, buf, n, flags, addr, alen),
+                    sendto_general(fd, buf, n, flags, addr, alen));
+}
+
+static __attribute__((noinline)) ssize_t sendmsg_slow(int fd, const struct msghdr *m,
+                                                      int flags, uintptr_t slot)
+{
+    if (!m || m->msg_controllen > 0 || (flags & MSG_OOB) ||
+        m->msg_iovlen > (size_t)0x7fffffff)
+        return sendmsg_general(fd, m, flags);
+    FAST_OR_GENERAL(fd, slot, m->msg_iov, (int)m->msg_iovlen, flags,
+                    REAL(sendmsg, hs_sys(SYS_sendmsg, fd, m, flags), fd, m, flags),
+                    sendmsg_general(fd, m, flags));
 }
 
 /* ---- sendfile and splice: body bytes, by reference --------------------- */
@@ -273,7 +410,7 @@ static ssize_t track_blind(hs_track *t, int fd, int in_fd, loff_t *off,
         hs_kernel_make(&k, &kc);
         r = is_splice ? hs_io_splice(t->conn, &k, in_fd, off, count, flags)
                       : hs_io_sendfile(t->conn, &k, in_fd, (off_t *)off, count);
-        hs_track_maybe_forget(t);
+        hs_track_maybe_forget(t, fd);
     }
     hs_lock_drop(&t->lock);
     hs_in_shim--;
@@ -300,7 +437,7 @@ static ssize_t track_blind(hs_track *t, int fd, int in_fd, loff_t *off,
             if (r_ > 0 && t_->conn) {                                         \
                 t_->cur_fd = (fd);                                            \
                 hs_io_observe_blind(t_->conn, (size_t)r_);                    \
-                hs_track_maybe_forget(t_);                                    \
+                hs_track_maybe_forget(t_, (fd));                                    \
             }                                                                 \
             hs_lock_drop(&t_->lock);                                  \
             hs_in_shim--;                                                     \
@@ -363,61 +500,68 @@ static __attribute__((noinline)) ssize_t splice_slow(int fd_in, loff_t *off_in, 
 
 HS_EXPORT ssize_t write(int fd, const void *buf, size_t n)
 {
-    if (__builtin_expect(hs_fast_pass(fd), 1))
+    uintptr_t slot = hs_fd_peek(fd);
+    if (__builtin_expect(hs_slot_pass(slot), 1))
         return REAL(write, hs_sys(SYS_write, fd, buf, n), fd, buf, n);
-    return write_slow(fd, buf, n);
+    return write_slow(fd, buf, n, slot);
 }
 
 HS_EXPORT ssize_t writev(int fd, const struct iovec *iov, int iovcnt)
 {
-    if (__builtin_expect(hs_fast_pass(fd), 1))
+    uintptr_t slot = hs_fd_peek(fd);
+    if (__builtin_expect(hs_slot_pass(slot), 1))
         return REAL(writev, hs_sys(SYS_writev, fd, iov, iovcnt), fd, iov, iovcnt);
-    return writev_slow(fd, iov, iovcnt);
+    return writev_slow(fd, iov, iovcnt, slot);
 }
 
 HS_EXPORT ssize_t pwritev2(int fd, const struct iovec *iov, int iovcnt,
                            off_t offset, int flags)
 {
-    if (__builtin_expect(hs_fast_pass(fd), 1))
+    uintptr_t slot = hs_fd_peek(fd);
+    if (__builtin_expect(hs_slot_pass(slot), 1))
         return REAL(pwritev2,
                     hs_sys6(SYS_pwritev2, fd, (long)iov, iovcnt, (long)offset, 0, flags),
                     fd, iov, iovcnt, offset, flags);
-    return pwritev2_slow(fd, iov, iovcnt, offset, flags);
+    return pwritev2_slow(fd, iov, iovcnt, offset, flags, slot);
 }
 
 HS_EXPORT ssize_t pwritev64v2(int fd, const struct iovec *iov, int iovcnt,
                               off64_t offset, int flags)
 {
-    if (__builtin_expect(hs_fast_pass(fd), 1))
+    uintptr_t slot = hs_fd_peek(fd);
+    if (__builtin_expect(hs_slot_pass(slot), 1))
         return REAL(pwritev64v2,
                     hs_sys6(SYS_pwritev2, fd, (long)iov, iovcnt, (long)offset, 0, flags),
                     fd, iov, iovcnt, offset, flags);
-    return pwritev64v2_slow(fd, iov, iovcnt, offset, flags);
+    return pwritev64v2_slow(fd, iov, iovcnt, offset, flags, slot);
 }
 
 HS_EXPORT ssize_t send(int fd, const void *buf, size_t n, int flags)
 {
-    if (__builtin_expect(hs_fast_pass(fd), 1))
+    uintptr_t slot = hs_fd_peek(fd);
+    if (__builtin_expect(hs_slot_pass(slot), 1))
         return REAL(send, hs_sys6(SYS_sendto, fd, (long)buf, (long)n, flags, 0, 0),
                     fd, buf, n, flags);
-    return send_slow(fd, buf, n, flags);
+    return send_slow(fd, buf, n, flags, slot);
 }
 
 HS_EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags,
                          const struct sockaddr *addr, socklen_t alen)
 {
-    if (__builtin_expect(hs_fast_pass(fd), 1))
+    uintptr_t slot = hs_fd_peek(fd);
+    if (__builtin_expect(hs_slot_pass(slot), 1))
         return REAL(sendto, hs_sys6(SYS_sendto, fd, (long)buf, (long)n, flags,
                                     (long)addr, (long)alen),
                     fd, buf, n, flags, addr, alen);
-    return sendto_slow(fd, buf, n, flags, addr, alen);
+    return sendto_slow(fd, buf, n, flags, addr, alen, slot);
 }
 
 HS_EXPORT ssize_t sendmsg(int fd, const struct msghdr *m, int flags)
 {
-    if (__builtin_expect(hs_fast_pass(fd), 1))
+    uintptr_t slot = hs_fd_peek(fd);
+    if (__builtin_expect(hs_slot_pass(slot), 1))
         return REAL(sendmsg, hs_sys(SYS_sendmsg, fd, m, flags), fd, m, flags);
-    return sendmsg_slow(fd, m, flags);
+    return sendmsg_slow(fd, m, flags, slot);
 }
 
 HS_EXPORT ssize_t sendfile(int out_fd, int in_fd, off_t *offset, size_t count)

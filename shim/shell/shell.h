@@ -140,28 +140,40 @@ extern _Atomic unsigned long hs_count_conns HS_HIDDEN, hs_count_rewrites HS_HIDD
 
 /* ---- fdtable.c: fd -> connection --------------------------------------- */
 
-/* A connection's lock: a futex word (0 free, 1 locked, 2 locked with
- * waiters), so an uncontended call costs two atomic operations and no
- * libc call. Never held by a thread that waits for anything but the real
- * call it protects (rule 9: close and shutdown only ever trylock). */
+/* A connection's lock: a futex word, so an uncontended call costs one
+ * compare-exchange to take it and one to drop it, and no libc call. Never
+ * held by a thread that waits for anything but the real call it protects
+ * (rule 9: close and shutdown only ever trylock).
+ *
+ * The word also carries the track's end: HS_LOCK_DEAD is set (for good,
+ * until the track is recycled) when the last reference goes. Writers on
+ * the hot path take no reference, only the lock; so the last reference
+ * never frees a connection whose lock is held: it marks the word dead and
+ * whoever holds the lock retires the track when dropping it. A dead word
+ * can no longer be taken. */
+#define HS_LOCK_HELD 1
+#define HS_LOCK_WAITERS 2
+#define HS_LOCK_DEAD 4
 typedef struct hs_lock { _Atomic int word; } hs_lock;
-void hs_lock_wait(hs_lock *l) HS_HIDDEN;
-void hs_lock_wake(hs_lock *l) HS_HIDDEN;
+/* Slow paths: false when the lock is dead (the track is gone). */
+bool hs_lock_wait(hs_lock *l) HS_HIDDEN;
+void hs_lock_drop_slow(hs_lock *l) HS_HIDDEN;
 static inline void hs_lock_init(hs_lock *l) { atomic_store(&l->word, 0); }
 static inline bool hs_lock_try(hs_lock *l)
 {
     int c = 0;
-    return atomic_compare_exchange_strong(&l->word, &c, 1);
+    return atomic_compare_exchange_strong(&l->word, &c, HS_LOCK_HELD);
 }
-static inline void hs_lock_take(hs_lock *l)
+/* False only for a dead lock: never for a caller holding a reference. */
+static inline bool hs_lock_take(hs_lock *l)
 {
-    if (!hs_lock_try(l))
-        hs_lock_wait(l);
+    return hs_lock_try(l) || hs_lock_wait(l);
 }
 static inline void hs_lock_drop(hs_lock *l)
 {
-    if (atomic_exchange(&l->word, 0) == 2)
-        hs_lock_wake(l);
+    int c = HS_LOCK_HELD;
+    if (!atomic_compare_exchange_strong(&l->word, &c, 0))
+        hs_lock_drop_slow(l);          /* waiters, or the track died */
 }
 
 typedef struct hs_kctx {
@@ -173,7 +185,8 @@ typedef struct hs_kctx {
 /* What the shell knows about one open connection. Shared (refcounted) by
  * every fd that dup() made from the same open file description. */
 typedef struct hs_track {
-    hs_lock lock;                /* held across the real call: byte order */
+    hs_lock lock;                /* held across the real call: byte order
+                                    (first member: hs_lock_drop_slow) */
     _Atomic int refs;            /* one per fd slot + one per call in flight */
     _Atomic int nfds;            /* fd slots that point here */
     hs_conn *conn;               /* NULL: pass-through for good */
@@ -267,9 +280,14 @@ void hs_tracks_lock_all(void) HS_HIDDEN;
 void hs_tracks_unlock_all_parent(void) HS_HIDDEN;
 void hs_tracks_reinit_child(void) HS_HIDDEN;
 void hs_tracks_flush_all(int timeout_ms) HS_HIDDEN;
-/* Frees the conn once the engine says nothing will change any more
- * (called with t->lock held). */
-void hs_track_maybe_forget(hs_track *t) HS_HIDDEN;
+/* Frees the conn once the engine says nothing will change any more, and
+ * marks fd IGNORE (called with t->lock held, after a call on fd). */
+void hs_track_forget_conn(hs_track *t, int fd) HS_HIDDEN;
+static inline void hs_track_maybe_forget(hs_track *t, int fd)
+{
+    if (t->conn && hs_conn_is_passthrough(t->conn))
+        hs_track_forget_conn(t, fd);
+}
 
 /* Process that owns the table; a vfork child runs with a foreign pid. */
 extern pid_t hs_owner_pid HS_HIDDEN;
@@ -331,12 +349,17 @@ extern const char *const headershim_instance;
 extern __thread int hs_in_shim HS_HIDDEN;
 
 /* The whole pass-through test of a wrapper (interposition.md 5.6: no lock,
- * no malloc, no log on this path): off, re-entered, or an fd with the
- * IGNORE verdict. */
+ * no malloc, no log on this path), given the fd's slot: an fd with the
+ * IGNORE verdict (tested first: files, pipes, and connections the engine
+ * declared pass-through), off, or re-entered. */
+static inline bool hs_slot_pass(uintptr_t slot)
+{
+    return slot == HS_SLOT_IGNORE || hs_cfg.mode == HS_MODE_OFF ||
+           hs_in_shim != 0;
+}
 static inline bool hs_fast_pass(int fd)
 {
-    return hs_cfg.mode == HS_MODE_OFF || hs_in_shim != 0 ||
-           hs_fd_peek(fd) == HS_SLOT_IGNORE;
+    return hs_slot_pass(hs_fd_peek(fd));
 }
 
 #define HS_FLUSH_TIMEOUT_MS 2000
