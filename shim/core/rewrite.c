@@ -190,7 +190,8 @@ static bool condition(const hs_rw *rw, const hs_op *op, mtype *mt,
 
 /* ---- directives ---------------------------------------------------------- */
 
-static void add_line(hs_rw *rw, const hs_op *op)
+static inline __attribute__((always_inline)) void
+add_line(hs_rw *rw, const hs_op *op)
 {
     hs_wline *l = &rw->w[rw->nw++];
     l->op = op;
@@ -336,36 +337,52 @@ static inline bool maybe_glob(const hs_policy *p, const char *name, size_t n)
  * contiguous (and all is false). */
 static bool load_lines(hs_rw *rw, bool all)
 {
+    /* Everything in locals: the stores to the working lines could alias
+     * rw's fields otherwise, and each would be reloaded per field. */
     const hs_policy *p = rw->pol;
     const hs_block *b = rw->b;
-    size_t nw = 0, expect = b->status_line_len;
-    bool contiguous = true;
-    rw->ct = -1;
-    for (size_t i = 0; i < b->nfields; i++) {
-        const hs_field *f = &b->fields[i];
-        contiguous &= f->line_off == expect;
-        expect = f->line_off + f->line_len;
-        int id = hs_pol_lookup(p, f->name.p, f->name.len);
+    const hs_field *f = b->fields;
+    const hs_name *names = p->names;
+    const uint16_t *index = p->index;
+    size_t mask = p->index_mask, nf = b->nfields;
+    hs_wline *w = rw->w;
+    uint16_t *count = rw->count;
+    size_t nw = 0, expect = b->status_line_len, gaps = 0;
+    int ct = -1;
+    for (size_t i = 0; i < nf; i++) {
+        const char *np = f[i].name.p;
+        size_t n = f[i].name.len;
+        gaps |= f[i].line_off ^ expect;
+        expect = f[i].line_off + f[i].line_len;
+        int id = -1;
+        if (index) {
+            size_t h = hs_pol_name_hash(np, n) & mask;
+            for (unsigned e; (e = index[h]) != 0; h = (h + 1) & mask)
+                if (hs_pol_name_eq(&names[e - 1], np, n)) {
+                    id = (int)e - 1;
+                    break;
+                }
+        }
         if (id >= 0) {
-            if (id == HS_ID_CONTENT_TYPE && rw->ct < 0)
-                rw->ct = (int)i;
-            if (!all && !p->names[id].touched &&
-                (id < HS_ID_NPROTECTED ||
-                 !maybe_glob(p, f->name.p, f->name.len)))
+            if (id == HS_ID_CONTENT_TYPE && ct < 0)
+                ct = (int)i;
+            if (!all && !names[id].touched &&
+                (id < HS_ID_NPROTECTED || !maybe_glob(p, np, n)))
                 continue;
-            rw->count[id]++;
-        } else if (!all && !maybe_glob(p, f->name.p, f->name.len)) {
+            count[id]++;
+        } else if (!all && !maybe_glob(p, np, n)) {
             continue;
         }
-        hs_wline *l = &rw->w[nw++];
+        hs_wline *l = &w[nw++];
         l->op = NULL;
         l->id = id;
         l->orig = (int)i;
         l->state = HS_L_KEEP;
     }
+    rw->ct = ct;
     rw->nw = rw->nblock = nw;
-    rw->contiguous = contiguous;
-    return contiguous || all;
+    rw->contiguous = gaps == 0;
+    return gaps == 0 || all;
 }
 
 static void run(hs_rw *rw)

@@ -240,37 +240,74 @@ note(hs_changes *c, clist *cl, hs_str name, int id)
 }
 
 /* Lists what changed, each name once (case-insensitively: by id when it
- * has one), at most HS_CHANGE_MAX per list, in one pass: the
- * application's lines come first in the working array, the added ones
- * after them, so each list keeps the order of the lines. */
+ * has one), at most HS_CHANGE_MAX per list: the application's lines come
+ * first in the working array, the added ones after them, so each list
+ * keeps the order of the lines. The removed and set lists are rare and
+ * short; the added list is the common one and gets its own loop. */
 void hs_rw_fill_changes(const hs_rw *rw, const hs_rewrite_opts *o,
                         hs_changes *c)
 {
     bool ro = o && o->csp_report_only;
-    clist rm, set, add;
-    rm.names = c->removed;
-    set.names = c->set;
-    add.names = c->added;
-    rm.n = set.n = add.n = 0;
-    memset(rm.seen, 0, sizeof rm.seen);
-    memset(set.seen, 0, sizeof set.seen);
-    memset(add.seen, 0, sizeof add.seen);
-    for (size_t i = 0; i < rw->nw; i++) {
-        const hs_wline *l = &rw->w[i];
-        if (l->state == HS_L_KEEP)
-            continue;
-        if (l->orig < 0) {
-            if (l->state != HS_L_GONE)
-                note(c, &add, written_name(l, ro), l->id);
-        } else if (l->state == HS_L_GONE) {
-            /* "lines removed (and not written again)" */
-            if (l->id < 0 || rw->count[l->id] == 0)
-                note(c, &rm, rw->b->fields[l->orig].name, l->id);
-        } else if (!same_as_original(rw, l, ro)) {
-            note(c, &set, written_name(l, ro), l->id);
+    const hs_wline *w = rw->w;
+    size_t i, nblock = rw->nblock, nw = rw->nw;
+    size_t nrm = 0, nset = 0;
+    for (i = 0; i < nblock; i++)
+        if (w[i].state != HS_L_KEEP)
+            break;
+    if (i < nblock) {
+        clist rm, set;
+        rm.names = c->removed;
+        set.names = c->set;
+        rm.n = set.n = 0;
+        memset(rm.seen, 0, sizeof rm.seen);
+        memset(set.seen, 0, sizeof set.seen);
+        for (; i < nblock; i++) {
+            const hs_wline *l = &w[i];
+            if (l->state == HS_L_GONE) {
+                /* "lines removed (and not written again)" */
+                if (l->id < 0 || rw->count[l->id] == 0)
+                    note(c, &rm, rw->b->fields[l->orig].name, l->id);
+            } else if (l->state == HS_L_REWRITE &&
+                       !same_as_original(rw, l, ro)) {
+                note(c, &set, written_name(l, ro), l->id);
+            }
         }
+        nrm = rm.n;
+        nset = set.n;
     }
-    c->nremoved = rm.n;
-    c->nset = set.n;
-    c->nadded = add.n;
+    /* Added lines always have an id (the policy names them). */
+    uint64_t seen[4] = { 0, 0, 0, 0 };
+    int ids[HS_CHANGE_MAX];
+    hs_str *names = c->added;
+    size_t n = 0;
+    bool truncated = false;
+    for (i = nblock; i < nw; i++) {
+        const hs_wline *l = &w[i];
+        if (l->state == HS_L_GONE)
+            continue;
+        unsigned id = (unsigned)l->id;
+        if (id < 256) {
+            uint64_t bit = 1ull << (id & 63);
+            if (seen[id >> 6] & bit)
+                continue;
+            seen[id >> 6] |= bit;
+        } else {
+            size_t j = 0;
+            while (j < n && ids[j] != (int)id)
+                j++;
+            if (j < n)
+                continue;
+        }
+        if (n == HS_CHANGE_MAX) {
+            truncated = true;
+            continue;
+        }
+        ids[n] = (int)id;
+        names[n++] = written_name(l, ro);
+    }
+    if (truncated)
+        c->truncated = true;
+    c->nremoved = nrm;
+    c->nset = nset;
+    c->nadded = n;
 }
