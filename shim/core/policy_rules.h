@@ -224,18 +224,19 @@ static inline unsigned hs_glob_key(const char *p)
 extern const char *const hs_fixed_names[HS_ID_NFIXED];
 
 /* The hash that the index uses: the length and the first, middle and last
- * bytes (|0x20), mixed by one multiplication. Header names share prefixes
- * ("X-", "Content-") and lengths, so all four count. */
+ * bytes (|0x20), mixed by one 64-bit multiplication whose high half is
+ * kept. Header names share prefixes ("X-", "Content-") and lengths, so all
+ * four count; the low bits of a product depend only on the low bits of
+ * its input, so the index slot comes from the high ones. */
 static inline uint32_t hs_pol_name_hash(const char *p, size_t n)
 {
     if (n == 0)
         return 0;
-    uint32_t h = (uint32_t)((unsigned char)p[0] | 0x20) |
-                 (uint32_t)((unsigned char)p[n / 2] | 0x20) << 8 |
-                 (uint32_t)((unsigned char)p[n - 1] | 0x20) << 16 |
-                 (uint32_t)n << 24;
-    h *= 0x9e3779b1u;
-    return h ^ (h >> 16);
+    uint64_t x = ((uint64_t)(unsigned char)p[0] |
+                  (uint64_t)(unsigned char)p[n / 2] << 8 |
+                  (uint64_t)(unsigned char)p[n - 1] << 16 | 0x202020u) |
+                 (uint64_t)n << 24;
+    return (uint32_t)((x * 0x9e3779b97f4a7c15ull) >> 32);
 }
 
 /* Field name p[0..n) equals interned name nm (ASCII case-insensitively). */
