@@ -317,7 +317,7 @@ static bool pool_lines(hs_policy *pol)
 }
 
 /* Which names the program touches, and the union of its glob prefilters
- * (see hs_policy.has_globs). */
+ * (see hs_policy.glob_maybe). */
 static void mark_touched(hs_policy *pol)
 {
     for (size_t i = 0; i < pol->nops; i++) {
@@ -334,10 +334,11 @@ static void mark_touched(hs_policy *pol)
             if (op->idset[id >> 3] & (1u << (id & 7)))
                 pol->names[id].touched = true;
         if (op->nglobs) {
-            pol->has_globs = true;
-            pol->glob_any_first |= op->glob_any_first;
-            for (size_t k = 0; k < sizeof pol->glob_first; k++)
-                pol->glob_first[k] |= op->first[k];
+            if (op->glob_any_first)
+                pol->glob_short = true;
+            for (size_t k = 0; k < sizeof pol->glob_maybe; k++)
+                if (op->glob_any_first || (op->first[k >> 3] & (1u << (k & 7))))
+                    pol->glob_maybe[k] = 1;
         }
     }
 }

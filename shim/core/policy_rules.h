@@ -208,9 +208,9 @@ struct hs_policy {
     /* every remove glob of the program, prefiltered as hs_op.first: a
      * field whose name no glob can match and whose id no directive
      * touches is copied through without being looked at again */
-    bool has_globs;
-    bool glob_any_first;
-    uint8_t glob_first[128];
+    bool glob_short;            /* a name under 3 bytes may match */
+    uint8_t glob_maybe[1024];   /* by hs_glob_key: a name of 3+ bytes
+                                   may match */
 };
 
 static inline unsigned hs_glob_key(const char *p)

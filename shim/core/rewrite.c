@@ -320,14 +320,7 @@ static void op_rename(hs_rw *rw, const hs_op *op)
 /* Could a remove glob of the policy match this name? (see glob_hit) */
 static inline bool maybe_glob(const hs_policy *p, const char *name, size_t n)
 {
-    if (!p->has_globs)
-        return false;
-    if (p->glob_any_first)
-        return true;
-    if (n < 3)
-        return false;
-    unsigned k = hs_glob_key(name);
-    return p->glob_first[k >> 3] & (1u << (k & 7));
+    return n >= 3 ? p->glob_maybe[hs_glob_key(name)] : p->glob_short;
 }
 
 /* Each field name hashed once. Only the lines some directive may touch
@@ -335,7 +328,8 @@ static inline bool maybe_glob(const hs_policy *p, const char *name, size_t n)
  * glob can match stays as the application wrote it, whatever runs. With
  * all, every line is tracked. Returns false when the lines are not
  * contiguous (and all is false). */
-static bool load_lines(hs_rw *rw, bool all)
+static inline __attribute__((always_inline)) bool
+load_lines(hs_rw *rw, bool all)
 {
     /* Everything in locals: the stores to the working lines could alias
      * rw's fields otherwise, and each would be reloaded per field. */
@@ -393,28 +387,61 @@ static void run(hs_rw *rw)
     mt.done = mt.lowered = false;
     mt.s.p = "";
     mt.s.len = 0;
-    size_t pc = 0;
-    while (pc < pol->nops) {
-        const hs_op *op = &pol->ops[pc];
+    /* The common directives (a block's jump, default, set or add of a
+     * name the response lacks) work on locals; the working state goes
+     * back to rw around every other one. */
+    const hs_op *ops = pol->ops, *op = ops, *end = ops + pol->nops;
+    hs_wline *w = rw->w;
+    uint16_t *count = rw->count;
+    size_t nw = rw->nw, extra = rw->extra;
+    bool dirty = rw->dirty;
+#define SAVE() (rw->nw = nw, rw->extra = extra, rw->dirty = dirty)
+#define LOAD() (nw = rw->nw, extra = rw->extra, dirty = rw->dirty)
+    while (op < end) {
         switch (op->kind) {
-        case HS_OP_BLOCK:
-            if (!condition(rw, op, &mt, slots)) {
-                pc = op->skip_to;
+        case HS_OP_BLOCK: {
+            bool pass;
+            if (op->same_as >= 0) {
+                pass = slots[op->same_as];
+                if (op->slot >= 0)
+                    slots[op->slot] = pass;
+                pass = pass != op->node->unless;
+            } else {
+                pass = condition(rw, op, &mt, slots);
+            }
+            if (!pass) {
+                op = ops + op->skip_to;
                 continue;
             }
             break;
+        }
         case HS_OP_SET:
-            op_set(rw, op);
-            break;
+            if (count[op->id] != 0) {
+                SAVE();
+                op_set(rw, op);
+                LOAD();
+                break;
+            }
+            /* absent: added, as by default */
+            /* fall through */
         case HS_OP_DEFAULT:
-            if (rw->count[op->id] == 0)
-                add_line(rw, op);
+            if (count[op->id] != 0)
+                break;
+            /* fall through */
+        case HS_OP_ADD: {
+            hs_wline *l = &w[nw++];
+            l->op = op;
+            l->state = HS_L_REWRITE;
+            l->id = op->id;
+            l->orig = -1;
+            extra += op->line_len + op->line_ro_len;
+            count[op->id]++;
+            dirty = true;
             break;
-        case HS_OP_ADD:
-            add_line(rw, op);
-            break;
+        }
         case HS_OP_APPEND:
         case HS_OP_MERGE:
+            SAVE();
             if (rw->count[op->id] == 0)
                 add_line(rw, op);
             else
@@ -422,29 +449,41 @@ static void run(hs_rw *rw)
                              first_of(rw, op->id));
             if (rw->oom || rw->too_large)
                 return;
+            LOAD();
             break;
         case HS_OP_REMOVE:
+            SAVE();
             op_remove(rw, op);
+            LOAD();
             break;
         case HS_OP_RENAME:
+            SAVE();
             op_rename(rw, op);
+            LOAD();
             break;
         case HS_OP_EDIT:
         case HS_OP_EDIT_ALL:
+            SAVE();
             if (rw->count[op->id])
                 hs_rw_edit(rw, op, op->kind == HS_OP_EDIT_ALL);
             if (rw->oom || rw->too_large)
                 return;
+            LOAD();
             break;
         case HS_OP_COOKIE:
+            SAVE();
             if (rw->count[HS_ID_SET_COOKIE])
                 hs_rw_cookie(rw, op);
             if (rw->oom || rw->too_large)
                 return;
+            LOAD();
             break;
         }
-        pc++;
+        op++;
     }
+    SAVE();
+#undef SAVE
+#undef LOAD
 }
 
 /* ---- entry points -------------------------------------------------------- */
