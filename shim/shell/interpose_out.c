@@ -113,23 +113,26 @@ fast_writev(hs_track *t, int fd, const struct iovec *iov, int iovcnt, int flags)
         return HS_RETRY;
     }
     ssize_t r = HS_DO_REAL;
-    hs_conn *c = t->conn;
-    if (__builtin_expect(hs_fd_peek(fd) != (uintptr_t)t, 0)) {
+    if (__builtin_expect(hs_fd_peek_known(fd) != (uintptr_t)t, 0)) {
         r = HS_RETRY;
-    } else if (c) {
-        /* Rule 7: the engine may call malloc (held bytes) or log. */
-        int *err = &errno, saved = *err;
+    } else if (__builtin_expect(t->conn != NULL, 1)) {
+        /* Rule 7: the engine may call malloc (held bytes) or log. The
+         * saved value waits in the track (we hold its lock), so that
+         * fewer registers live across the engine's call. */
+        int *err = &errno;
+        t->saved_errno = *err;
         t->cur_fd = fd;
         t->kctx.fd = fd;
         t->kctx.flags = flags;
-        r = hs_io_writev(c, &t->kernel, iov, iovcnt, flags);
-        if (__builtin_expect(hs_conn_is_passthrough(c), 0))
-            hs_track_forget_conn(t, fd);
+        r = hs_io_writev(t->conn, &t->kernel, iov, iovcnt, flags);
+        if (__builtin_expect(hs_conn_is_passthrough(t->conn), 0))
+            hs_track_forget_conn(t, t->cur_fd);
+        int e = t->saved_errno;
         if (r < 0) {
-            saved = (int)-r;
+            e = (int)-r;
             r = -1;
         }
-        *err = saved;
+        *err = e;
     }
     hs_lock_drop(&t->lock);
     hs_in_shim--;

@@ -191,6 +191,7 @@ typedef struct hs_track {
     _Atomic int nfds;            /* fd slots that point here */
     hs_conn *conn;               /* NULL: pass-through for good */
     int cur_fd;                  /* the fd of the call in progress */
+    int saved_errno;             /* the application's errno, under the lock */
     int local_port;
     bool tls;
     bool lost_at_fork;           /* not flushed at fork: child lets it go */
@@ -235,6 +236,14 @@ static inline uintptr_t hs_fd_peek(int fd)
     return chunk ? atomic_load_explicit(&chunk[(unsigned)fd & (HS_FD_L2 - 1)],
                                         memory_order_acquire)
                  : HS_SLOT_UNKNOWN;
+}
+/* The slot of an fd whose slot held a track: its chunk exists (chunks are
+ * never unmapped) and fd is in range. */
+static inline uintptr_t hs_fd_peek_known(int fd)
+{
+    _Atomic uintptr_t *chunk = atomic_load_explicit(
+        &hs_fd_l1[(unsigned)fd >> HS_FD_L2_BITS], memory_order_relaxed);
+    return atomic_load(&chunk[(unsigned)fd & (HS_FD_L2 - 1)]);
 }
 /* Stores a verdict; false when the fd is beyond the table (then the fd is
  * simply passed through every time). */
