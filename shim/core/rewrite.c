@@ -541,9 +541,7 @@ hs_rewrite_status hs_rewrite(const hs_policy *p, const hs_rewrite_opts *o,
     else if (!rw.dirty)
         st = HS_REWRITE_UNCHANGED;
     else
-        st = hs_rw_emit(&rw, o, out);
-    if (st == HS_REWRITE_CHANGED && changes)
-        hs_rw_fill_changes(&rw, o, changes);
+        st = hs_rw_emit(&rw, o, out, changes);
 done:
     arena_free(&rw.arena);
     if (rw.w != wstack)

@@ -87,10 +87,10 @@ static inline hs_str hs_wl_value(const hs_rw *rw, const hs_wline *l)
 #define HS_DEFAULT_MAX_OUTPUT 8192
 
 /* rewrite_output.c */
+/* Writes the new block and, when c is not NULL, fills the change record
+ * (left empty unless the result is HS_REWRITE_CHANGED). */
 hs_rewrite_status hs_rw_emit(hs_rw *rw, const hs_rewrite_opts *o,
-                             hs_buf *out);
-void hs_rw_fill_changes(const hs_rw *rw, const hs_rewrite_opts *o,
-                        hs_changes *c);
+                             hs_buf *out, hs_changes *c);
 
 /* rewrite_values.c */
 void hs_rw_append(hs_rw *rw, const hs_op *op, bool merge, size_t first);

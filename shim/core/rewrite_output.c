@@ -1,18 +1,17 @@
 /*
  * rewrite_output.c - the new block from the working lines, and the record
- * of what changed (POLICY.md "Evaluation and output").
+ * of what changed, both in one pass (POLICY.md "Evaluation and output").
  *
  * Untouched lines are copied byte for byte, runs of them in one copy; a
  * line the policy wrote unchanged is its precomputed "Name: value\r\n";
- * every written line ends as the status line does. The size is known
- * before a byte is written, so HEADERSHIM_MAX_OUTPUT is checked first and
- * the buffer grows at most once.
+ * every written line ends as the status line does. The buffer grows at
+ * most once: to a bound kept while the directives ran, or, when that bound
+ * exceeds HEADERSHIM_MAX_OUTPUT, to the exact size computed first.
  */
 #include "rewrite_internal.h"
 
 #include <string.h>
 
-/* ---- output -------------------------------------------------------------- */
 
 /* Bytes of a rewritten line, its line ending excluded. */
 static inline __attribute__((always_inline)) size_t
@@ -90,8 +89,74 @@ static inline char *write_new_line(char *p, const hs_wline *l, bool ro,
     return p;
 }
 
+/* ---- changes ------------------------------------------------------------- */
+
+static bool same_as_original(const hs_rw *rw, const hs_wline *l, bool ro)
+{
+    const hs_field *f = &rw->b->fields[l->orig];
+    size_t n = f->line_len - (rw->b->crlf ? 2 : 1);
+    if (line_size(l, ro) != n)
+        return false;
+    char tmp[512];
+    if (n > sizeof tmp)
+        return false;
+    write_line(tmp, l, ro);
+    return memcmp(tmp, rw->b->base + f->line_off, n) == 0;
+}
+
+static inline __attribute__((always_inline)) hs_str
+written_name(const hs_wline *l, bool ro)
+{
+    if (l->op) {
+        if (ro && l->op->line_ro)
+            return (hs_str){ l->op->line_ro, l->op->name_len + 12 };
+        return (hs_str){ l->op->name, l->op->name_len };
+    }
+    if (ro && l->name_ro)
+        return (hs_str){ l->name_ro, l->name_len + 12 };
+    return (hs_str){ l->name, l->name_len };
+}
+
+typedef struct clist {
+    hs_str *names;
+    size_t n;
+    uint64_t seen[4];       /* ids below 256 already listed */
+    int ids[HS_CHANGE_MAX];
+} clist;
+
+static inline void clist_init(clist *cl, hs_str *names)
+{
+    cl->names = names;
+    memset(cl->seen, 0, sizeof cl->seen);
+}
+
+static inline __attribute__((always_inline)) void
+note(hs_changes *c, clist *cl, hs_str name, int id)
+{
+    if (id >= 0 && id < 256) {
+        uint64_t bit = 1ull << (id & 63);
+        if (cl->seen[id >> 6] & bit)
+            return;
+        cl->seen[id >> 6] |= bit;
+    } else {
+        for (size_t j = 0; j < cl->n; j++)
+            if (cl->ids[j] == id &&
+                (id >= 0 || hs_pol_ieq(cl->names[j].p, cl->names[j].len,
+                                       name.p, name.len)))
+                return;
+    }
+    if (cl->n == HS_CHANGE_MAX) {
+        c->truncated = true;
+        return;
+    }
+    cl->ids[cl->n] = id;
+    cl->names[cl->n++] = name;
+}
+
+/* ---- output -------------------------------------------------------------- */
+
 hs_rewrite_status hs_rw_emit(hs_rw *rw, const hs_rewrite_opts *o,
-                             hs_buf *out)
+                             hs_buf *out, hs_changes *c)
 {
     const hs_block *b = rw->b;
     bool ro = o && o->csp_report_only;
@@ -131,6 +196,11 @@ hs_rewrite_status hs_rw_emit(hs_rw *rw, const hs_rewrite_opts *o,
     }
     char *start = out->p + out->len, *p = start;
     size_t next = 0;    /* first field not yet written */
+    /* The change record is filled as the lines go out: each name once
+     * per list (case-insensitively: by id when it has one), at most
+     * HS_CHANGE_MAX, in the order of the lines. */
+    clist rm, set;
+    rm.n = set.n = 0;
     for (size_t i = 0; i < rw->nblock; i++) {
         const hs_wline *l = &rw->w[i];
         if (l->state == HS_L_KEEP)
@@ -138,18 +208,56 @@ hs_rewrite_status hs_rw_emit(hs_rw *rw, const hs_rewrite_opts *o,
         size_t at = (size_t)l->orig;
         p = copy_fields(p, b, rw->contiguous, next, at, tail);
         next = at + 1;
-        if (l->state == HS_L_REWRITE)
+        if (l->state == HS_L_REWRITE) {
             p = write_new_line(p, l, ro, b->crlf);
+            if (c && !same_as_original(rw, l, ro)) {
+                if (set.n == 0)
+                    clist_init(&set, c->set);
+                note(c, &set, written_name(l, ro), l->id);
+            }
+        } else if (c && (l->id < 0 || rw->count[l->id] == 0)) {
+            /* "lines removed (and not written again)" */
+            if (rm.n == 0)
+                clist_init(&rm, c->removed);
+            note(c, &rm, b->fields[at].name, l->id);
+        }
     }
     p = copy_fields(p, b, rw->contiguous, next, nf, tail);
     /* Added lines the policy wrote as they are sit side by side in its
      * line pool when their directives do: one copy for each such run. */
     const char *run = NULL;
     size_t run_len = 0;
+    /* Added lines always have an id (the policy names them). */
+    uint64_t seen[4] = { 0, 0, 0, 0 };
+    int ids[HS_CHANGE_MAX];
+    size_t nadd = 0;
+    bool truncated = false;
     for (size_t i = rw->nblock; i < rw->nw; i++) {
         const hs_wline *l = &rw->w[i];
         if (l->state != HS_L_REWRITE)
             continue;
+        if (c) {
+            unsigned id = (unsigned)l->id;
+            bool listed;
+            if (id < 256) {
+                uint64_t bit = 1ull << (id & 63);
+                listed = seen[id >> 6] & bit;
+                seen[id >> 6] |= bit;
+            } else {
+                size_t j = 0;
+                while (j < nadd && ids[j] != (int)id)
+                    j++;
+                listed = j < nadd;
+            }
+            if (!listed) {
+                if (nadd == HS_CHANGE_MAX) {
+                    truncated = true;
+                } else {
+                    ids[nadd] = (int)id;
+                    c->added[nadd++] = written_name(l, ro);
+                }
+            }
+        }
         const hs_op *op = l->op;
         if (op && b->crlf && !(ro && op->line_ro)) {
             if (run_len && run + run_len == op->line) {
@@ -175,139 +283,20 @@ hs_rewrite_status hs_rw_emit(hs_rw *rw, const hs_rewrite_opts *o,
     p += run_len;
     memcpy(p, b->base + tail, b->len - tail);
     size = (size_t)(p - start) + (b->len - tail);
-    if (size == b->len && memcmp(start, b->base, size) == 0)
+    if (size == b->len && memcmp(start, b->base, size) == 0) {
+        if (c) {
+            c->nremoved = c->nset = c->nadded = 0;
+            c->truncated = false;
+        }
         return HS_REWRITE_UNCHANGED;
+    }
+    if (c) {
+        c->nremoved = rm.n;
+        c->nset = set.n;
+        c->nadded = nadd;
+        if (truncated)
+            c->truncated = true;
+    }
     out->len += size;
     return HS_REWRITE_CHANGED;
-}
-
-/* ---- changes ------------------------------------------------------------- */
-
-static bool same_as_original(const hs_rw *rw, const hs_wline *l, bool ro)
-{
-    const hs_field *f = &rw->b->fields[l->orig];
-    size_t n = f->line_len - (rw->b->crlf ? 2 : 1);
-    if (line_size(l, ro) != n)
-        return false;
-    char tmp[512];
-    if (n > sizeof tmp)
-        return false;
-    write_line(tmp, l, ro);
-    return memcmp(tmp, rw->b->base + f->line_off, n) == 0;
-}
-
-static inline __attribute__((always_inline)) hs_str
-written_name(const hs_wline *l, bool ro)
-{
-    if (l->op) {
-        if (ro && l->op->line_ro)
-            return (hs_str){ l->op->line_ro, l->op->name_len + 12 };
-        return (hs_str){ l->op->name, l->op->name_len };
-    }
-    if (ro && l->name_ro)
-        return (hs_str){ l->name_ro, l->name_len + 12 };
-    return (hs_str){ l->name, l->name_len };
-}
-
-typedef struct clist {
-    hs_str *names;
-    size_t n;
-    uint64_t seen[4];       /* ids below 256 already listed */
-    int ids[HS_CHANGE_MAX];
-} clist;
-
-static inline __attribute__((always_inline)) void
-note(hs_changes *c, clist *cl, hs_str name, int id)
-{
-    if (id >= 0 && id < 256) {
-        uint64_t bit = 1ull << (id & 63);
-        if (cl->seen[id >> 6] & bit)
-            return;
-        cl->seen[id >> 6] |= bit;
-    } else {
-        for (size_t j = 0; j < cl->n; j++)
-            if (cl->ids[j] == id &&
-                (id >= 0 || hs_pol_ieq(cl->names[j].p, cl->names[j].len,
-                                       name.p, name.len)))
-                return;
-    }
-    if (cl->n == HS_CHANGE_MAX) {
-        c->truncated = true;
-        return;
-    }
-    cl->ids[cl->n] = id;
-    cl->names[cl->n++] = name;
-}
-
-/* Lists what changed, each name once (case-insensitively: by id when it
- * has one), at most HS_CHANGE_MAX per list: the application's lines come
- * first in the working array, the added ones after them, so each list
- * keeps the order of the lines. The removed and set lists are rare and
- * short; the added list is the common one and gets its own loop. */
-void hs_rw_fill_changes(const hs_rw *rw, const hs_rewrite_opts *o,
-                        hs_changes *c)
-{
-    bool ro = o && o->csp_report_only;
-    const hs_wline *w = rw->w;
-    size_t i, nblock = rw->nblock, nw = rw->nw;
-    size_t nrm = 0, nset = 0;
-    for (i = 0; i < nblock; i++)
-        if (w[i].state != HS_L_KEEP)
-            break;
-    if (i < nblock) {
-        clist rm, set;
-        rm.names = c->removed;
-        set.names = c->set;
-        rm.n = set.n = 0;
-        memset(rm.seen, 0, sizeof rm.seen);
-        memset(set.seen, 0, sizeof set.seen);
-        for (; i < nblock; i++) {
-            const hs_wline *l = &w[i];
-            if (l->state == HS_L_GONE) {
-                /* "lines removed (and not written again)" */
-                if (l->id < 0 || rw->count[l->id] == 0)
-                    note(c, &rm, rw->b->fields[l->orig].name, l->id);
-            } else if (l->state == HS_L_REWRITE &&
-                       !same_as_original(rw, l, ro)) {
-                note(c, &set, written_name(l, ro), l->id);
-            }
-        }
-        nrm = rm.n;
-        nset = set.n;
-    }
-    /* Added lines always have an id (the policy names them). */
-    uint64_t seen[4] = { 0, 0, 0, 0 };
-    int ids[HS_CHANGE_MAX];
-    hs_str *names = c->added;
-    size_t n = 0;
-    bool truncated = false;
-    for (i = nblock; i < nw; i++) {
-        const hs_wline *l = &w[i];
-        if (l->state == HS_L_GONE)
-            continue;
-        unsigned id = (unsigned)l->id;
-        if (id < 256) {
-            uint64_t bit = 1ull << (id & 63);
-            if (seen[id >> 6] & bit)
-                continue;
-            seen[id >> 6] |= bit;
-        } else {
-            size_t j = 0;
-            while (j < n && ids[j] != (int)id)
-                j++;
-            if (j < n)
-                continue;
-        }
-        if (n == HS_CHANGE_MAX) {
-            truncated = true;
-            continue;
-        }
-        ids[n] = (int)id;
-        names[n++] = written_name(l, ro);
-    }
-    if (truncated)
-        c->truncated = true;
-    c->nremoved = nrm;
-    c->nset = nset;
-    c->nadded = n;
 }
