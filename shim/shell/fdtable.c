@@ -28,7 +28,12 @@
 #define L2_SIZE HS_FD_L2
 #define l1 hs_fd_l1
 
-_Atomic(_Atomic uintptr_t *) hs_fd_l1[HS_FD_L1];
+/* Every chunk not mapped yet points at this one: all UNKNOWN and never
+ * written, so that hs_fd_peek needs no null test (every wrapper pays for
+ * that test). The designated range initializer is a GNU C extension that
+ * gcc and clang both accept. */
+_Atomic uintptr_t hs_fd_none[HS_FD_L2];
+_Atomic(_Atomic uintptr_t *) hs_fd_l1[HS_FD_L1] = {[0 ... HS_FD_L1 - 1] = hs_fd_none};
 
 /* All tracks ever made, and the recycled ones; under registry_lock. */
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -87,7 +92,7 @@ static _Atomic uintptr_t *slot_of(int fd, bool create)
         return NULL;
     unsigned hi = (unsigned)fd >> L2_BITS, lo = (unsigned)fd & (L2_SIZE - 1);
     _Atomic uintptr_t *chunk = atomic_load_explicit(&l1[hi], memory_order_acquire);
-    if (!chunk) {
+    if (chunk == hs_fd_none) {
         if (!create)
             return NULL;
         size_t bytes = L2_SIZE * sizeof(_Atomic uintptr_t);
@@ -95,7 +100,7 @@ static _Atomic uintptr_t *slot_of(int fd, bool create)
                          MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
         if (m < 0 && m > -4096)
             return NULL;
-        _Atomic uintptr_t *fresh = (_Atomic uintptr_t *)m, *expected = NULL;
+        _Atomic uintptr_t *fresh = (_Atomic uintptr_t *)m, *expected = hs_fd_none;
         if (atomic_compare_exchange_strong(&l1[hi], &expected, fresh)) {
             chunk = fresh;
         } else {

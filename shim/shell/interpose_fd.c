@@ -150,8 +150,8 @@ void hs_fd_closing_range(unsigned first, unsigned last)
         hs_log_fd_closing(logfd);
     for (unsigned fd = first; fd <= last; fd++) {
         /* closefrom(3) is common at start-up: skip chunks never mapped */
-        if (!atomic_load_explicit(&hs_fd_l1[fd >> HS_FD_L2_BITS],
-                                  memory_order_acquire)) {
+        if (atomic_load_explicit(&hs_fd_l1[fd >> HS_FD_L2_BITS],
+                                 memory_order_acquire) == hs_fd_none) {
             unsigned next = (fd | (HS_FD_L2 - 1));
             if (next >= last)
                 break;

@@ -224,18 +224,20 @@ typedef struct hs_track {
 #define HS_FD_L1 1024u
 #define HS_FD_MAX ((int)(HS_FD_L1 * HS_FD_L2))   /* 4 Mi fds */
 extern _Atomic(_Atomic uintptr_t *) hs_fd_l1[HS_FD_L1] HS_HIDDEN;
+/* The chunk every unmapped L1 entry points at (all UNKNOWN, read only). */
+extern _Atomic uintptr_t hs_fd_none[HS_FD_L2] HS_HIDDEN;
 
 /* Lock-free, no malloc: the slot's value (UNKNOWN for fds beyond the
- * table). Inline: it is the whole cost of an untracked fd. */
+ * table). Inline: it is the whole cost of an untracked fd: one range
+ * test and two loads. */
 static inline uintptr_t hs_fd_peek(int fd)
 {
     if ((unsigned)fd >= (unsigned)HS_FD_MAX)
         return HS_SLOT_UNKNOWN;
     _Atomic uintptr_t *chunk = atomic_load_explicit(
         &hs_fd_l1[(unsigned)fd >> HS_FD_L2_BITS], memory_order_acquire);
-    return chunk ? atomic_load_explicit(&chunk[(unsigned)fd & (HS_FD_L2 - 1)],
-                                        memory_order_acquire)
-                 : HS_SLOT_UNKNOWN;
+    return atomic_load_explicit(&chunk[(unsigned)fd & (HS_FD_L2 - 1)],
+                                memory_order_acquire);
 }
 /* The slot of an fd whose slot held a track: its chunk exists (chunks are
  * never unmapped) and fd is in range. */
