@@ -5,7 +5,7 @@
 #
 #   HS_BUILD=build sh bench/servers/run.sh [callgrind] [strace] [wrk]
 #
-# With no argument all three phases run (about 6-8 minutes on 2 cores):
+# With no argument all three phases run (about 10 minutes on 2 loaded cores):
 #
 #   callgrind  user-space instructions per request, the deciding figure:
 #              each server runs under valgrind --tool=callgrind, once for
