@@ -101,7 +101,7 @@ hs_block_status hs_block_parse(const char *buf, size_t len, hs_block *b,
                                const char **why);
 
 /* True when the first n bytes could still begin "HTTP/1.<digit> ";
- * hs_looks_like_status_line needs at least 9 bytes to say yes. */
+ * a caller must offer 9 bytes before taking a yes as a status line. */
 bool hs_could_be_status_line(const char *buf, size_t n);
 
 /* Finds a field by case-insensitive name; returns its index or -1.

@@ -125,23 +125,28 @@ static void request_desync(hs_conn *c, const char *why)
 
 /* One complete head at p (len bytes of it known complete): queue it and
  * set up its body. Returns the head's length, or 0 after a desync. */
+/* Bytes that are no request: on a connection that has carried no HTTP yet
+ * (a TLS ClientHello, the HTTP/2 preface: RFC 9113 3.4) the shim simply
+ * stays out of it; mid-connection it is a desync. */
+static void not_a_request(hs_conn *c, hs_request_status st)
+{
+    bool fresh = c->responses == 0 && c->qlen == 0;
+    if (st != HS_REQUEST_HTTP2 && !fresh) {
+        request_desync(c, "request cannot be framed");
+        return;
+    }
+    c->istate = HS_IN_OFF;
+    if (c->fr.ostate == HS_OUT_HEADER && c->responses == 0 && !c->held.len)
+        c->fr.ostate = HS_OUT_PASSTHROUGH;
+    hs_buf_free(&c->in_buf);
+}
+
 static size_t take_head(hs_conn *c, const char *p, size_t n)
 {
     hs_request_head r;
-    switch (hs_request_parse(p, n, &r)) {
-    case HS_REQUEST_OK:
-        break;
-    case HS_REQUEST_HTTP2:
-        /* RFC 9113 3.4: not HTTP/1 at all; pass through, no desync. */
-        c->istate = HS_IN_OFF;
-        if (c->fr.ostate == HS_OUT_HEADER && c->responses == 0 && !c->held.len)
-            c->fr.ostate = HS_OUT_PASSTHROUGH;
-        hs_buf_free(&c->in_buf);
-        return 0;
-    case HS_REQUEST_INCOMPLETE:
-    case HS_REQUEST_INVALID:
-    default:
-        request_desync(c, "request cannot be framed");
+    hs_request_status st = hs_request_parse(p, n, &r);
+    if (st != HS_REQUEST_OK) {
+        not_a_request(c, st);
         return 0;
     }
     hs_request_body body;
@@ -244,10 +249,22 @@ static void feed(hs_conn *c, const char *p, size_t n)
             }
             size_t end = hs_block_end(c->in_buf.p, c->in_buf.len, from);
             if (!end) {
-                if (take < n)
+                if (take < n) {
                     request_desync(c, "request head over 16 KiB");
-                else
-                    c->in_scanned = c->in_buf.len;
+                    return;
+                }
+                if (before == 0) {
+                    /* The first piece of a head: is it one at all? (A TLS
+                     * connection would otherwise wait for 16 KiB.) */
+                    hs_request_head r;
+                    hs_request_status st =
+                        hs_request_parse(c->in_buf.p, c->in_buf.len, &r);
+                    if (st == HS_REQUEST_INVALID || st == HS_REQUEST_HTTP2) {
+                        not_a_request(c, st);
+                        return;
+                    }
+                }
+                c->in_scanned = c->in_buf.len;
                 return;
             }
             size_t used = take_head(c, c->in_buf.p, end);

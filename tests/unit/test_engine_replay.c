@@ -588,6 +588,9 @@ static void opaque(const char *name, const char *req, size_t req_len,
                       "%s (split %d): not byte-identical", name, how);
         ck_assert_msg(ks_count(&ev, HS_EVENT_REWRITE) == 0, "%s rewritten",
                       name);
+        /* Not HTTP from the start is no desync: nothing is shut down. */
+        ck_assert_msg(ks_count(&ev, HS_EVENT_DESYNC) == 0, "%s desynced",
+                      name);
         hs_conn_free(c);
         ks_free(&ks);
     }
@@ -603,6 +606,16 @@ START_TEST(test_non_http_identical)
     memcpy(tls, "\x16\x03\x03\x00\x40", 5);
     memcpy(tls + 69, "\x17\x03\x03\x00\x20", 5);
     opaque("TLS records", "\x16\x03\x01\x00\x10", 5, (char *)tls, sizeof tls);
+    /* A ClientHello and more than 16 KiB of records read before the
+     * server writes (early data): the read side must see at once that
+     * this is no request, or it keeps it up to the 16 KiB bound and then
+     * desyncs the connection. */
+    static char hello[20000];
+    for (size_t i = 0; i < sizeof hello; i++)
+        hello[i] = (char)ks_rand(&rng);
+    memcpy(hello, "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", 11);
+    opaque("TLS ClientHello read", hello, sizeof hello, (char *)tls,
+           sizeof tls);
 
     /* HTTP/2: the client preface, then frames, then bytes that look like
      * HTTP/1 (which must stay untouched on an HTTP/2 connection) */
