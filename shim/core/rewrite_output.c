@@ -169,7 +169,8 @@ hs_rewrite_status hs_rw_emit(hs_rw *rw, const hs_rewrite_opts *o,
     if (rw->contiguous && b->len + rw->extra <= max) {
         /* The common case: the size found by writing, into room for the
          * block plus every line the directives ever wrote. */
-        if (!hs_buf_reserve(out, b->len + rw->extra))
+        size_t need = b->len + rw->extra;
+        if (need > out->cap - out->len && !hs_buf_reserve(out, need))
             return HS_REWRITE_NO_MEMORY;
     } else {
         /* The application's bytes that are kept, then the lines written:
@@ -281,8 +282,10 @@ hs_rewrite_status hs_rw_emit(hs_rw *rw, const hs_rewrite_opts *o,
     if (run_len)
         memcpy(p, run, run_len);
     p += run_len;
-    memcpy(p, b->base + tail, b->len - tail);
-    size = (size_t)(p - start) + (b->len - tail);
+    /* the blank line (and anything the parser left after it) */
+    for (size_t k = tail; k < b->len; k++)
+        *p++ = b->base[k];
+    size = (size_t)(p - start);
     if (size == b->len && memcmp(start, b->base, size) == 0) {
         if (c) {
             c->nremoved = c->nset = c->nadded = 0;
