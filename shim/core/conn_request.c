@@ -17,14 +17,15 @@
 
 /* How much of a request head to keep for the response that answers it:
  * all of it when the policy reads Host or request headers, the request line
- * when only the method, the path or the log reads it (a copy costs
- * instructions on every request), nothing otherwise. */
+ * when only the method, the path or the events read it (a copy and a second
+ * parse cost instructions on every request), nothing otherwise. */
 static size_t request_copy_len(const hs_conn *c, const char *head,
                                const hs_request_head *r)
 {
     if (c->needs & (HS_NEEDS_HOST | HS_NEEDS_REQUEST_HEADER))
         return r->len;
-    if ((c->needs & (HS_NEEDS_PATH | HS_NEEDS_METHOD)) || c->cfg->on_event) {
+    if ((c->needs & (HS_NEEDS_PATH | HS_NEEDS_METHOD)) ||
+        c->cfg->event_requests) {
         const char *eol = memchr(head, '\n', r->len);
         return eol ? (size_t)(eol - head) + 1 : r->len;
     }
