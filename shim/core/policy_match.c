@@ -106,6 +106,14 @@ bool hs_pol_pat_match(const char *pat, size_t plen, unsigned nstars,
     return true;
 }
 
+static void mark_maybe(hs_policy *pol, const hs_name *nm)
+{
+    if (nm->len == 0)
+        return;
+    unsigned k = hs_pol_name_key(nm->key, nm->len);
+    pol->index_maybe[k >> 3] |= (uint8_t)(1u << (k & 7));
+}
+
 static bool index_rebuild(hs_policy *pol, size_t size)
 {
     uint16_t *idx = calloc(size, sizeof *idx);
@@ -122,6 +130,7 @@ static bool index_rebuild(hs_policy *pol, size_t size)
         while (idx[i])
             i = (i + 1) & pol->index_mask;
         idx[i] = (uint16_t)(id + 1);
+        mark_maybe(pol, nm);
     }
     return true;
 }
@@ -156,6 +165,7 @@ static bool index_insert(hs_policy *pol, int id)
     while (pol->index[i])
         i = (i + 1) & pol->index_mask;
     pol->index[i] = (uint16_t)(id + 1);
+    mark_maybe(pol, nm);
     return true;
 }
 

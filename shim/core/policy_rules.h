@@ -197,6 +197,9 @@ struct hs_policy {
     size_t nnames, ncap;
     uint16_t *index;        /* open addressing; 0 empty, else id + 1 */
     size_t index_mask;
+    uint8_t index_maybe[128];   /* bit hs_pol_name_key of every indexed
+                                   name: most field names of a response
+                                   are told absent without hashing */
     hs_op *ops;
     size_t nops;
     char *line_pool;        /* every op's line, in program order (not
@@ -277,10 +280,26 @@ static inline bool hs_pol_name_eq(const hs_name *nm, const char *p, size_t n)
            (hs_pol_load32(p + n - 4) | m) == hs_pol_load32(k + n - 4);
 }
 
+/* The length and first byte of a name, 10 bits (case-folded: bit 5 of
+ * the byte is not used). n > 0. */
+static inline unsigned hs_pol_name_key(const char *p, size_t n)
+{
+    return (unsigned)((n & 31) << 5 | ((unsigned char)p[0] & 31));
+}
+
+static inline bool hs_pol_maybe_indexed(const hs_policy *pol, const char *p,
+                                        size_t n)
+{
+    if (n == 0)
+        return false;
+    unsigned k = hs_pol_name_key(p, n);
+    return pol->index_maybe[k >> 3] & (1u << (k & 7));
+}
+
 /* Id of a field name, or -1. */
 static inline int hs_pol_lookup(const hs_policy *pol, const char *p, size_t n)
 {
-    if (!pol->index)
+    if (!pol->index || !hs_pol_maybe_indexed(pol, p, n))
         return -1;
     size_t i = hs_pol_name_hash(p, n) & pol->index_mask;
     for (;;) {

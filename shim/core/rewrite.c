@@ -349,7 +349,7 @@ load_lines(hs_rw *rw, bool all)
         gaps |= f[i].line_off ^ expect;
         expect = f[i].line_off + f[i].line_len;
         int id = -1;
-        if (index) {
+        if (index && hs_pol_maybe_indexed(p, np, n)) {
             size_t h = hs_pol_name_hash(np, n) & mask;
             for (unsigned e; (e = index[h]) != 0; h = (h + 1) & mask)
                 if (hs_pol_name_eq(&names[e - 1], np, n)) {
