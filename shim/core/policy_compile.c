@@ -66,6 +66,16 @@ static void intern_tree(cctx *c, hs_node *n)
         }
         for (size_t i = 0; i < n->npats; i++) {
             hs_pattern *pt = &n->pats[i];
+            if (pt->glob && n->subject == HS_S_CONTENT_TYPE &&
+                pt->glob_len == pt->len) {
+                /* ASCII lowercase from the pattern as written: the parser's
+                 * |0x20 also maps ^ to ~ and _ to DEL, while the media
+                 * type is lowercased exactly (rewrite.c). */
+                for (size_t k = 0; k < pt->len; k++) {
+                    char ch = pt->text[k];
+                    pt->glob[k] = ch >= 'A' && ch <= 'Z' ? (char)(ch + 32) : ch;
+                }
+            }
             if (pt->glob) {
                 const char *st = memchr(pt->glob, '*', pt->glob_len);
                 pt->star_at = st ? (size_t)(st - pt->glob) : 0;

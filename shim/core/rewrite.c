@@ -58,8 +58,21 @@ static void arena_free(hs_arena *a)
 
 /* ---- conditions ---------------------------------------------------------- */
 
-/* The media type of the first Content-Type line with every byte |0x20
- * (see policy_parse.c), parameters ignored (POLICY.md "content-type"). */
+/* The media type of the first Content-Type line, lowercased, parameters
+ * ignored (POLICY.md "content-type"). */
+/* Eight bytes ASCII-lowercased at once: only A-Z change (a plain |0x20
+ * would also turn control bytes into '/', '+' or '.', and "text\x0fhtml"
+ * into text/html). */
+static inline uint64_t lower8(uint64_t x)
+{
+    const uint64_t ones = 0x0101010101010101ull;
+    uint64_t low7 = x & (0x7f * ones);
+    uint64_t ge_a = low7 + (0x80 - 'A') * ones;       /* bit 7: >= 'A' */
+    uint64_t gt_z = low7 + (0x80 - 'Z' - 1) * ones;   /* bit 7: > 'Z' */
+    uint64_t upper = ge_a & ~gt_z & ~x & (0x80 * ones);
+    return x | (upper >> 2);
+}
+
 static hs_str media_type(const hs_rw *rw, char *buf, size_t cap, bool *lowered)
 {
     if (rw->ct < 0)
@@ -73,11 +86,13 @@ static hs_str media_type(const hs_rw *rw, char *buf, size_t cap, bool *lowered)
         return (hs_str){ v.p, n };
     size_t k = 0;
     for (; k + 8 <= n; k += 8) {
-        uint64_t w = hs_pol_load64(v.p + k) | 0x2020202020202020ull;
+        uint64_t w = lower8(hs_pol_load64(v.p + k));
         memcpy(buf + k, &w, 8);
     }
-    for (; k < n; k++)
-        buf[k] = (char)(v.p[k] | 0x20);
+    for (; k < n; k++) {
+        unsigned char c = (unsigned char)v.p[k];
+        buf[k] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
+    }
     *lowered = true;
     return (hs_str){ buf, n };
 }
