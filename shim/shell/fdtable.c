@@ -242,7 +242,8 @@ void hs_fd_closing(int fd)
 
 void hs_track_forget_conn(hs_track *t, int fd)
 {
-    hs_conn_free(t->conn);
+    if (t->conn)
+        hs_conn_free(t->conn);
     t->conn = NULL;
     /* From now on fd costs what an untracked fd costs: its slot says
      * IGNORE (if it still holds this track). Other fds dup'ed from it

@@ -105,7 +105,8 @@ static inline ssize_t track_writev(hs_track *t, int fd,
 #define HS_RETRY (-3)
 
 static inline __attribute__((always_inline)) ssize_t
-fast_writev(hs_track *t, int fd, const struct iovec *iov, int iovcnt, int flags)
+fast_writev(hs_track *t, _Atomic uintptr_t *sp, int fd, const struct iovec *iov,
+            int iovcnt, int flags)
 {
     hs_in_shim++;
     if (__builtin_expect(!hs_lock_try(&t->lock), 0)) {
@@ -113,7 +114,7 @@ fast_writev(hs_track *t, int fd, const struct iovec *iov, int iovcnt, int flags)
         return HS_RETRY;
     }
     ssize_t r = HS_DO_REAL;
-    if (__builtin_expect(hs_fd_peek_known(fd) != (uintptr_t)t, 0)) {
+    if (__builtin_expect(atomic_load(sp) != (uintptr_t)t, 0)) {
         r = HS_RETRY;
     } else if (__builtin_expect(t->conn != NULL, 1)) {
         /* Rule 7: the engine may call malloc (held bytes) or log. The
@@ -133,6 +134,10 @@ fast_writev(hs_track *t, int fd, const struct iovec *iov, int iovcnt, int flags)
             r = -1;
         }
         *err = e;
+    } else {
+        /* Let go already (pass-through, MSG_OOB, lost at a fork) through
+         * another fd of the connection: this fd becomes IGNORE too. */
+        hs_track_forget_conn(t, fd);
     }
     hs_lock_drop(&t->lock);
     hs_in_shim--;
@@ -304,10 +309,11 @@ static __attribute__((noinline)) ssize_t sendmsg_general(int fd, const struct ms
 
 /* On a known connection in enforce mode, the fast path; `real` repeats
  * the application's call, `general` is the full path. */
-#define FAST_OR_GENERAL(fd, slot, iov, iovcnt, flags, real, general)          \
+#define FAST_OR_GENERAL(fd, sp, iov, iovcnt, flags, real, general)            \
     do {                                                                      \
-        if (HS_SLOT_IS_TRACK(slot) && hs_cfg.mode == HS_MODE_ENFORCE) {      \
-            ssize_t f_ = fast_writev((hs_track *)(slot), (fd), (iov),         \
+        uintptr_t slot_ = atomic_load_explicit((sp), memory_order_acquire);  \
+        if (HS_SLOT_IS_TRACK(slot_) && hs_cfg.mode == HS_MODE_ENFORCE) {     \
+            ssize_t f_ = fast_writev((hs_track *)slot_, (sp), (fd), (iov),    \
                                      (iovcnt), (flags));                      \
             if (__builtin_expect(f_ != HS_RETRY, 1))                          \
                 return f_ == HS_DO_REAL ? (real) : f_;                        \
@@ -316,29 +322,29 @@ static __attribute__((noinline)) ssize_t sendmsg_general(int fd, const struct ms
     } while (0)
 
 static __attribute__((noinline)) ssize_t write_slow(int fd, const void *buf, size_t n,
-                                                    uintptr_t slot)
+                                                    _Atomic uintptr_t *sp)
 {
     struct iovec v = {(void *)buf, n};
-    FAST_OR_GENERAL(fd, slot, &v, 1, 0,
+    FAST_OR_GENERAL(fd, sp, &v, 1, 0,
                     REAL(write, hs_sys(SYS_write, fd, buf, n), fd, buf, n),
                     write_general(fd, buf, n));
 }
 
 static __attribute__((noinline)) ssize_t writev_slow(int fd, const struct iovec *iov,
-                                                     int iovcnt, uintptr_t slot)
+                                                     int iovcnt, _Atomic uintptr_t *sp)
 {
-    FAST_OR_GENERAL(fd, slot, iov, iovcnt, 0,
+    FAST_OR_GENERAL(fd, sp, iov, iovcnt, 0,
                     REAL(writev, hs_sys(SYS_writev, fd, iov, iovcnt), fd, iov, iovcnt),
                     writev_general(fd, iov, iovcnt));
 }
 
 static __attribute__((noinline)) ssize_t pwritev2_slow(int fd, const struct iovec *iov,
                                                        int iovcnt, off_t offset, int flags,
-                                                       uintptr_t slot)
+                                                       _Atomic uintptr_t *sp)
 {
     if (offset != -1 || flags != 0)
         return pwritev2_general(fd, iov, iovcnt, offset, flags);
-    FAST_OR_GENERAL(fd, slot, iov, iovcnt, 0,
+    FAST_OR_GENERAL(fd, sp, iov, iovcnt, 0,
                     REAL(pwritev2,
                          hs_sys6(SYS_pwritev2, fd, (long)iov, iovcnt, -1, 0, 0),
                          fd, iov, iovcnt, offset, flags),
@@ -347,11 +353,11 @@ static __attribute__((noinline)) ssize_t pwritev2_slow(int fd, const struct iove
 
 static __attribute__((noinline)) ssize_t pwritev64v2_slow(int fd, const struct iovec *iov,
                                                           int iovcnt, off64_t offset,
-                                                          int flags, uintptr_t slot)
+                                                          int flags, _Atomic uintptr_t *sp)
 {
     if (offset != -1 || flags != 0)
         return pwritev64v2_general(fd, iov, iovcnt, offset, flags);
-    FAST_OR_GENERAL(fd, slot, iov, iovcnt, 0,
+    FAST_OR_GENERAL(fd, sp, iov, iovcnt, 0,
                     REAL(pwritev64v2,
                          hs_sys6(SYS_pwritev2, fd, (long)iov, iovcnt, -1, 0, 0),
                          fd, iov, iovcnt, offset, flags),
@@ -359,12 +365,12 @@ static __attribute__((noinline)) ssize_t pwritev64v2_slow(int fd, const struct i
 }
 
 static __attribute__((noinline)) ssize_t send_slow(int fd, const void *buf, size_t n,
-                                                   int flags, uintptr_t slot)
+                                                   int flags, _Atomic uintptr_t *sp)
 {
     if (flags & MSG_OOB)
         return send_general(fd, buf, n, flags);
     struct iovec v = {(void *)buf, n};
-    FAST_OR_GENERAL(fd, slot, &v, 1, flags,
+    FAST_OR_GENERAL(fd, sp, &v, 1, flags,
                     REAL(send, hs_sys6(SYS_sendto, fd, (long)buf, (long)n, flags, 0, 0),
                          fd, buf, n, flags),
                     send_general(fd, buf, n, flags));
@@ -372,12 +378,12 @@ static __attribute__((noinline)) ssize_t send_slow(int fd, const void *buf, size
 
 static __attribute__((noinline)) ssize_t sendto_slow(int fd, const void *buf, size_t n,
                                                      int flags, const struct sockaddr *addr,
-                                                     socklen_t alen, uintptr_t slot)
+                                                     socklen_t alen, _Atomic uintptr_t *sp)
 {
     if (flags & MSG_OOB)
         return sendto_general(fd, buf, n, flags, addr, alen);
     struct iovec v = {(void *)buf, n};
-    FAST_OR_GENERAL(fd, slot, &v, 1, flags,
+    FAST_OR_GENERAL(fd, sp, &v, 1, flags,
                     REAL(sendto, hs_sys6(SYS_sendto, fd, (long)buf, (long)n, flags,
                                          (long)addr, (long)alen),
                          fd, buf, n, flags, addr, alen),
@@ -385,12 +391,12 @@ static __attribute__((noinline)) ssize_t sendto_slow(int fd, const void *buf, si
 }
 
 static __attribute__((noinline)) ssize_t sendmsg_slow(int fd, const struct msghdr *m,
-                                                      int flags, uintptr_t slot)
+                                                      int flags, _Atomic uintptr_t *sp)
 {
     if (!m || m->msg_controllen > 0 || (flags & MSG_OOB) ||
         m->msg_iovlen > (size_t)0x7fffffff)
         return sendmsg_general(fd, m, flags);
-    FAST_OR_GENERAL(fd, slot, m->msg_iov, (int)m->msg_iovlen, flags,
+    FAST_OR_GENERAL(fd, sp, m->msg_iov, (int)m->msg_iovlen, flags,
                     REAL(sendmsg, hs_sys(SYS_sendmsg, fd, m, flags), fd, m, flags),
                     sendmsg_general(fd, m, flags));
 }
@@ -503,68 +509,75 @@ static __attribute__((noinline)) ssize_t splice_slow(int fd_in, loff_t *off_in, 
 
 HS_EXPORT ssize_t write(int fd, const void *buf, size_t n)
 {
-    uintptr_t slot = hs_fd_peek(fd);
+    _Atomic uintptr_t *sp = hs_fd_slotp(fd);
+    uintptr_t slot = atomic_load_explicit(sp, memory_order_acquire);
     if (__builtin_expect(hs_slot_pass(slot), 1))
-        return REAL(write, hs_sys(SYS_write, fd, buf, n), fd, buf, n);
-    return write_slow(fd, buf, n, slot);
+        return hs_libc.write(fd, buf, n);       /* never NULL: realfn.c */
+    return write_slow(fd, buf, n, sp);
 }
 
 HS_EXPORT ssize_t writev(int fd, const struct iovec *iov, int iovcnt)
 {
-    uintptr_t slot = hs_fd_peek(fd);
+    _Atomic uintptr_t *sp = hs_fd_slotp(fd);
+    uintptr_t slot = atomic_load_explicit(sp, memory_order_acquire);
     if (__builtin_expect(hs_slot_pass(slot), 1))
-        return REAL(writev, hs_sys(SYS_writev, fd, iov, iovcnt), fd, iov, iovcnt);
-    return writev_slow(fd, iov, iovcnt, slot);
+        return hs_libc.writev(fd, iov, iovcnt); /* never NULL: realfn.c */
+    return writev_slow(fd, iov, iovcnt, sp);
 }
 
 HS_EXPORT ssize_t pwritev2(int fd, const struct iovec *iov, int iovcnt,
                            off_t offset, int flags)
 {
-    uintptr_t slot = hs_fd_peek(fd);
+    _Atomic uintptr_t *sp = hs_fd_slotp(fd);
+    uintptr_t slot = atomic_load_explicit(sp, memory_order_acquire);
     if (__builtin_expect(hs_slot_pass(slot), 1))
         return REAL(pwritev2,
                     hs_sys6(SYS_pwritev2, fd, (long)iov, iovcnt, (long)offset, 0, flags),
                     fd, iov, iovcnt, offset, flags);
-    return pwritev2_slow(fd, iov, iovcnt, offset, flags, slot);
+    return pwritev2_slow(fd, iov, iovcnt, offset, flags, sp);
 }
 
 HS_EXPORT ssize_t pwritev64v2(int fd, const struct iovec *iov, int iovcnt,
                               off64_t offset, int flags)
 {
-    uintptr_t slot = hs_fd_peek(fd);
+    _Atomic uintptr_t *sp = hs_fd_slotp(fd);
+    uintptr_t slot = atomic_load_explicit(sp, memory_order_acquire);
     if (__builtin_expect(hs_slot_pass(slot), 1))
         return REAL(pwritev64v2,
                     hs_sys6(SYS_pwritev2, fd, (long)iov, iovcnt, (long)offset, 0, flags),
                     fd, iov, iovcnt, offset, flags);
-    return pwritev64v2_slow(fd, iov, iovcnt, offset, flags, slot);
+    return pwritev64v2_slow(fd, iov, iovcnt, offset, flags, sp);
 }
 
 HS_EXPORT ssize_t send(int fd, const void *buf, size_t n, int flags)
 {
-    uintptr_t slot = hs_fd_peek(fd);
+    _Atomic uintptr_t *sp = hs_fd_slotp(fd);
+    uintptr_t slot = atomic_load_explicit(sp, memory_order_acquire);
     if (__builtin_expect(hs_slot_pass(slot), 1))
         return REAL(send, hs_sys6(SYS_sendto, fd, (long)buf, (long)n, flags, 0, 0),
                     fd, buf, n, flags);
-    return send_slow(fd, buf, n, flags, slot);
+    return send_slow(fd, buf, n, flags, sp);
 }
 
 HS_EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags,
                          const struct sockaddr *addr, socklen_t alen)
 {
-    uintptr_t slot = hs_fd_peek(fd);
+    _Atomic uintptr_t *sp = hs_fd_slotp(fd);
+    uintptr_t slot = atomic_load_explicit(sp, memory_order_acquire);
     if (__builtin_expect(hs_slot_pass(slot), 1))
         return REAL(sendto, hs_sys6(SYS_sendto, fd, (long)buf, (long)n, flags,
                                     (long)addr, (long)alen),
                     fd, buf, n, flags, addr, alen);
-    return sendto_slow(fd, buf, n, flags, addr, alen, slot);
+    return sendto_slow(fd, buf, n, flags, addr, alen, sp);
 }
 
 HS_EXPORT ssize_t sendmsg(int fd, const struct msghdr *m, int flags)
 {
-    uintptr_t slot = hs_fd_peek(fd);
+    _Atomic uintptr_t *sp = hs_fd_slotp(fd);
+    uintptr_t slot = atomic_load_explicit(sp, memory_order_acquire);
     if (__builtin_expect(hs_slot_pass(slot), 1))
         return REAL(sendmsg, hs_sys(SYS_sendmsg, fd, m, flags), fd, m, flags);
-    return sendmsg_slow(fd, m, flags, slot);
+    return sendmsg_slow(fd, m, flags, sp);
 }
 
 HS_EXPORT ssize_t sendfile(int out_fd, int in_fd, off_t *offset, size_t count)

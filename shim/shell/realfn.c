@@ -17,7 +17,20 @@
 
 #include "shell.h"
 
-hs_real hs_libc;
+/* Until bound (and if libc lacks them), write and writev go to the kernel
+ * directly: with a pointer that is never NULL, their pass-through path
+ * needs no test (every write to a file, pipe or terminal pays for it). */
+static ssize_t raw_write(int fd, const void *buf, size_t n)
+{
+    return hs_sys(SYS_write, fd, buf, n);
+}
+
+static ssize_t raw_writev(int fd, const struct iovec *iov, int iovcnt)
+{
+    return hs_sys(SYS_writev, fd, iov, iovcnt);
+}
+
+hs_real hs_libc = {.write = raw_write, .writev = raw_writev};
 _Atomic bool hs_bound;
 
 long hs_raw6(long nr, long a, long b, long c, long d, long e, long f)
@@ -77,8 +90,14 @@ void hs_real_bind(void)
 {
     int saved = errno;
     hs_in_shim++;
-    BIND(write, write);
-    BIND(writev, writev);
+    /* write and writev keep their raw fallback unless libc has them:
+     * never NULL, not even for a moment (a signal handler may write). */
+    void *w = next_symbol("write", (void *)&write);
+    if (w)
+        hs_libc.write = (__typeof__(hs_libc.write))w;
+    void *wv = next_symbol("writev", (void *)&writev);
+    if (wv)
+        hs_libc.writev = (__typeof__(hs_libc.writev))wv;
     BIND(send, send);
     BIND(sendto, sendto);
     BIND(sendmsg, sendmsg);

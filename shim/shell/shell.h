@@ -239,13 +239,16 @@ static inline uintptr_t hs_fd_peek(int fd)
     return atomic_load_explicit(&chunk[(unsigned)fd & (HS_FD_L2 - 1)],
                                 memory_order_acquire);
 }
-/* The slot of an fd whose slot held a track: its chunk exists (chunks are
- * never unmapped) and fd is in range. */
-static inline uintptr_t hs_fd_peek_known(int fd)
+/* Where fd's slot is, for a wrapper that reads it now and checks it again
+ * under a lock later (one load then). fds beyond the table get a slot of
+ * the shared all-UNKNOWN chunk, which is never written. */
+static inline _Atomic uintptr_t *hs_fd_slotp(int fd)
 {
+    if ((unsigned)fd >= (unsigned)HS_FD_MAX)
+        return &hs_fd_none[0];
     _Atomic uintptr_t *chunk = atomic_load_explicit(
-        &hs_fd_l1[(unsigned)fd >> HS_FD_L2_BITS], memory_order_relaxed);
-    return atomic_load(&chunk[(unsigned)fd & (HS_FD_L2 - 1)]);
+        &hs_fd_l1[(unsigned)fd >> HS_FD_L2_BITS], memory_order_acquire);
+    return &chunk[(unsigned)fd & (HS_FD_L2 - 1)];
 }
 /* Stores a verdict; false when the fd is beyond the table (then the fd is
  * simply passed through every time). */
@@ -291,8 +294,8 @@ void hs_tracks_lock_all(void) HS_HIDDEN;
 void hs_tracks_unlock_all_parent(void) HS_HIDDEN;
 void hs_tracks_reinit_child(void) HS_HIDDEN;
 void hs_tracks_flush_all(int timeout_ms) HS_HIDDEN;
-/* Frees the conn once the engine says nothing will change any more, and
- * marks fd IGNORE (called with t->lock held, after a call on fd). */
+/* Frees the conn (if any: the engine said nothing will change any more),
+ * and marks fd IGNORE (called with t->lock held, after a call on fd). */
 void hs_track_forget_conn(hs_track *t, int fd) HS_HIDDEN;
 static inline void hs_track_maybe_forget(hs_track *t, int fd)
 {
