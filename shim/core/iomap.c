@@ -378,7 +378,8 @@ static ssize_t send_step(hs_conn *c, const hs_kernel *k, const hs_appv *a,
     snd.stop = false;
     if (k->iov_max > 0 && (size_t)k->iov_max < snd.max)
         snd.max = (size_t)k->iov_max;
-    sender_add(&snd, c->pend.p + c->pend_off, s->owed);
+    if (s->owed)
+        sender_add(&snd, c->pend.p + c->pend_off, s->owed);
     if (s->block)
         sender_add(&snd, s->d->out, s->block_out);
     HS_APP_FOREACH(a, s->span_pos, s->span, p, l, { sender_add(&snd, p, l); });
