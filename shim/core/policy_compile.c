@@ -330,6 +330,13 @@ static bool pool_lines(hs_policy *pol)
  * (see hs_policy.glob_maybe). */
 static void mark_touched(hs_policy *pol)
 {
+    for (size_t id = 0; id < pol->nnames; id++) {
+        const hs_name *nm = &pol->names[id];
+        if (!nm->indexed || nm->len < 3)
+            continue;
+        unsigned k = hs_field_key(nm->key, nm->len);
+        pol->field_maybe[k >> 3] |= (uint8_t)(1u << (k & 7));
+    }
     for (size_t i = 0; i < pol->nops; i++) {
         const hs_op *op = &pol->ops[i];
         if (op->kind == HS_OP_BLOCK)
@@ -343,6 +350,18 @@ static void mark_touched(hs_policy *pol)
         for (size_t id = 0; id < pol->nnames; id++)
             if (op->idset[id >> 3] & (1u << (id & 7)))
                 pol->names[id].touched = true;
+        for (size_t g = 0; g < op->nglobs; g++) {
+            const hs_glob *gl = &op->globs[g];
+            const char *star = memchr(gl->pat, '*', gl->len);
+            if (!star || star - gl->pat < 3) {
+                memset(pol->field_maybe, 0xff, sizeof pol->field_maybe);
+                continue;
+            }
+            for (size_t len = 0; len < 8; len++) {
+                unsigned k = hs_field_key(gl->pat, len);
+                pol->field_maybe[k >> 3] |= (uint8_t)(1u << (k & 7));
+            }
+        }
         if (op->nglobs) {
             if (op->glob_any_first)
                 pol->glob_short = true;

@@ -211,6 +211,10 @@ struct hs_policy {
     /* every remove glob of the program, prefiltered as hs_op.first: a
      * field whose name no glob can match and whose id no directive
      * touches is copied through without being looked at again */
+    /* bit hs_field_key of every indexed name of 3+ bytes, and of every
+     * (byte 0, byte 2) a remove glob starts with, at all lengths: a
+     * field whose bit is clear is neither looked up nor glob-tested */
+    uint8_t field_maybe[1024];
     bool glob_short;            /* a name under 3 bytes may match */
     uint8_t glob_maybe[1024];   /* by hs_glob_key: a name of 3+ bytes
                                    may match */
@@ -220,6 +224,14 @@ static inline unsigned hs_glob_key(const char *p)
 {
     return (((unsigned char)p[0] | 0x20u) ^
             (((unsigned char)p[2] | 0x20u) << 3)) & 1023u;
+}
+
+/* Bytes 0 and 2 (case-folded: bit 5 unused) and the length mod 8 of a
+ * name of 3+ bytes: 13 bits. */
+static inline unsigned hs_field_key(const char *p, size_t n)
+{
+    return ((unsigned char)p[0] & 31u) << 8 | ((unsigned char)p[2] & 31u) << 3 |
+           (unsigned)(n & 7);
 }
 
 /* ---- shared helpers (policy_match.c) ----------------------------------- */

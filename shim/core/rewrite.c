@@ -363,6 +363,11 @@ load_lines(hs_rw *rw, bool all)
         size_t n = f[i].name.len;
         gaps |= f[i].line_off ^ expect;
         expect = f[i].line_off + f[i].line_len;
+        if (!all && n >= 3) {
+            unsigned k = hs_field_key(np, n);
+            if (!(p->field_maybe[k >> 3] & (1u << (k & 7))))
+                continue;
+        }
         int id = -1;
         if (index && hs_pol_maybe_indexed(p, np, n)) {
             size_t h = hs_pol_name_hash(np, n) & mask;
