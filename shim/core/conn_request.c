@@ -142,12 +142,18 @@ static void not_a_request(hs_conn *c, hs_request_status st)
     hs_buf_free(&c->in_buf);
 }
 
-static size_t take_head(hs_conn *c, const char *p, size_t n)
+/* Takes the request head at the start of p[0, n): queues it and sets up
+ * its body. Returns the head's length; 0 when the head is not complete yet
+ * (*incomplete) or the bytes are no request (the connection was dealt
+ * with). */
+static size_t take_head(hs_conn *c, const char *p, size_t n, bool *incomplete)
 {
     hs_request_head r;
     hs_request_status st = hs_request_parse(p, n, &r);
+    *incomplete = st == HS_REQUEST_INCOMPLETE;
     if (st != HS_REQUEST_OK) {
-        not_a_request(c, st);
+        if (!*incomplete)
+            not_a_request(c, st);
         return 0;
     }
     hs_request_body body;
@@ -228,9 +234,12 @@ static void feed(hs_conn *c, const char *p, size_t n)
                 }
                 if (n == 0)
                     return;
-                size_t end = hs_block_end(p, n, 0);
-                if (end) {
-                    size_t used = take_head(c, p, end);
+                /* The common case: the whole head in this read. The parser
+                 * finds its end itself, and says at once when the bytes
+                 * cannot be a request (TLS, HTTP/2). */
+                bool incomplete;
+                size_t used = take_head(c, p, n, &incomplete);
+                if (!incomplete) {
                     if (!used)
                         return;
                     p += used;
@@ -254,21 +263,11 @@ static void feed(hs_conn *c, const char *p, size_t n)
                     request_desync(c, "request head over 16 KiB");
                     return;
                 }
-                if (before == 0) {
-                    /* The first piece of a head: is it one at all? (A TLS
-                     * connection would otherwise wait for 16 KiB.) */
-                    hs_request_head r;
-                    hs_request_status st =
-                        hs_request_parse(c->in_buf.p, c->in_buf.len, &r);
-                    if (st == HS_REQUEST_INVALID || st == HS_REQUEST_HTTP2) {
-                        not_a_request(c, st);
-                        return;
-                    }
-                }
                 c->in_scanned = c->in_buf.len;
                 return;
             }
-            size_t used = take_head(c, c->in_buf.p, end);
+            bool incomplete;
+            size_t used = take_head(c, c->in_buf.p, end, &incomplete);
             if (!used)
                 return;
             /* Bytes of this read that follow the head go round again. */
