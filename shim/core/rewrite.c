@@ -2,15 +2,18 @@
  * rewrite.c - compiled policy x parsed block x request -> new block
  * (POLICY.md "Evaluation and output").
  *
- * The response's lines become a small array of working lines, each with
- * its interned name id (the field name is hashed once). Directives run in
- * file order over that array; a block whose condition fails is skipped by
- * one jump. Conditions look only at the block and request as the
+ * Only the response's lines some directive could touch become working
+ * lines, each with its interned name id: a 1 KiB bitmap built with the
+ * policy rules out most field names before any hashing, and a line whose
+ * name no directive names and no remove glob can match is never looked at
+ * again. Directives run in file order over the working lines; a block
+ * whose condition fails is skipped by one jump. Conditions look only at the block and request as the
  * application wrote them, never at the working lines, so evaluating each
  * when its block is reached is the same as evaluating all up front. The
- * output is then written in one pass: untouched lines byte for byte (runs
- * of them in one copy), rewritten lines as "Name: value", added lines
- * before the blank line, every new line ending as the status line does.
+ * output and the change record are then written in one pass: untouched
+ * lines byte for byte (the runs between changed lines in one copy each),
+ * rewritten lines as "Name: value", added lines before the blank line,
+ * every new line ending as the status line does.
  *
  * Nothing is allocated per rewrite in the common case: the working lines,
  * the per-name counts and the first kilobyte of new values live on the
