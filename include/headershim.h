@@ -206,6 +206,19 @@ bool hs_normalize_path(const char *target, size_t len, char *out, size_t cap,
 hs_str hs_host_without_port(hs_str host);
 
 /* ------------------------------------------------------------------------
+ * config: values of the HEADERSHIM_* variables (shim/core/config.c), shared
+ * by the library and the command so that both take the same values
+ * ------------------------------------------------------------------------ */
+
+/* The index of value in words ("enforce|report|off"), or -1. */
+int hs_config_choice(const char *value, const char *words);
+
+/* HEADERSHIM_MAX_HEADER and _MAX_OUTPUT: decimal digits only, from 1 to
+ * HS_MAX_BLOCK_LIMIT. False (and *out untouched) otherwise. */
+bool hs_config_size(const char *value, size_t *out);
+#define HS_CONFIG_SIZE_EXPECTED "a number of bytes from 1 to 1048576"
+
+/* ------------------------------------------------------------------------
  * policy: the language (shim/core/policy_*.c)
  * ------------------------------------------------------------------------ */
 

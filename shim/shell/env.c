@@ -36,19 +36,10 @@ static void config_error(const char *var, const char *fmt, const char *val,
 /* Returns the index of val in words ("a|b|c"), or -1 after an error. */
 static int choose(const char *var, const char *val, const char *words)
 {
-    size_t n = strlen(val);
-    const char *p = words;
-    for (int i = 0; *p; i++) {
-        const char *e = strchr(p, '|');
-        size_t len = e ? (size_t)(e - p) : strlen(p);
-        if (len == n && strncmp(p, val, n) == 0)
-            return i;
-        if (!e)
-            break;
-        p = e + 1;
-    }
-    config_error(var, "unknown value '%s' (expected %s)", val, words);
-    return -1;
+    int i = hs_config_choice(val, words);
+    if (i < 0)
+        config_error(var, "unknown value '%s' (expected %s)", val, words);
+    return i;
 }
 
 static bool parse_port(const char *s, size_t n, unsigned short *out)
@@ -108,16 +99,13 @@ bool hs_port_listed(const hs_port_range *r, size_t n, int port)
 
 static size_t parse_size(const char *var, const char *val)
 {
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(val, &end, 10);
-    if (!*val || *end || errno || val[0] == '-' || val[0] == '+' || v == 0 ||
-        v > HS_MAX_BLOCK_LIMIT) {
+    size_t v;
+    if (!hs_config_size(val, &v)) {
         config_error(var, "invalid value '%s' (expected %s)", val,
-                     "a number of bytes from 1 to 1048576");
+                     HS_CONFIG_SIZE_EXPECTED);
         return 0;
     }
-    return (size_t)v;
+    return v;
 }
 
 /* HEADERSHIM_PROCESSES: the file name of /proc/self/exe or of argv[0]. */
