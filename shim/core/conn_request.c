@@ -11,6 +11,7 @@
  * that answers it is written.
  */
 #include "conn_internal.h"
+#include "http1_util.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -142,18 +143,15 @@ static void not_a_request(hs_conn *c, hs_request_status st)
     hs_buf_free(&c->in_buf);
 }
 
-/* Takes the request head at the start of p[0, n): queues it and sets up
- * its body. Returns the head's length; 0 when the head is not complete yet
- * (*incomplete) or the bytes are no request (the connection was dealt
- * with). */
-static size_t take_head(hs_conn *c, const char *p, size_t n, bool *incomplete)
+/* Takes the complete request head p[0, n): queues it and sets up its
+ * body. Returns the head's length, or 0 when the bytes are no request (the
+ * connection was dealt with). */
+static size_t take_head(hs_conn *c, const char *p, size_t n)
 {
     hs_request_head r;
     hs_request_status st = hs_request_parse(p, n, &r);
-    *incomplete = st == HS_REQUEST_INCOMPLETE;
     if (st != HS_REQUEST_OK) {
-        if (!*incomplete)
-            not_a_request(c, st);
+        not_a_request(c, st);
         return 0;
     }
     hs_request_body body;
@@ -234,17 +232,24 @@ static void feed(hs_conn *c, const char *p, size_t n)
                 }
                 if (n == 0)
                     return;
-                /* The common case: the whole head in this read. The parser
-                 * finds its end itself, and says at once when the bytes
-                 * cannot be a request (TLS, HTTP/2). */
-                bool incomplete;
-                size_t used = take_head(c, p, n, &incomplete);
-                if (!incomplete) {
+                size_t end = hs_block_end(p, n, 0);
+                if (end) {
+                    /* The common case: the whole head in this read. */
+                    size_t used = take_head(c, p, end);
                     if (!used)
                         return;
                     p += used;
                     n -= used;
                     break;
+                }
+                /* A request starts with a method, a token (RFC 9110 9.1):
+                 * a connection whose first byte is none (a TLS ClientHello
+                 * starts with 0x16) carries no HTTP/1 requests. Only the
+                 * first byte is judged before the head is complete, so
+                 * the verdict is the same however the reads were cut. */
+                if (!hs_http1_tchar[(unsigned char)*p]) {
+                    not_a_request(c, HS_REQUEST_INVALID);
+                    return;
                 }
             }
             /* Incomplete: keep it, bounded (IO-CONTRACT.md "Bounds"). */
@@ -266,8 +271,7 @@ static void feed(hs_conn *c, const char *p, size_t n)
                 c->in_scanned = c->in_buf.len;
                 return;
             }
-            bool incomplete;
-            size_t used = take_head(c, c->in_buf.p, end, &incomplete);
+            size_t used = take_head(c, c->in_buf.p, end);
             if (!used)
                 return;
             /* Bytes of this read that follow the head go round again. */
