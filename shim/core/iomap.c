@@ -38,11 +38,11 @@ typedef struct hs_step {
     size_t block_app;        /* its bytes in this call */
     size_t block_pos;        /* where they start in the call */
     size_t block_out;        /* its bytes on the wire */
-    hs_frame fr_block;       /* framing right after the block */
+    hs_frame fr_block;       /* framing right after the block (or at the
+                                step's start without one): where the span
+                                starts, re-run on a short count */
     size_t span;             /* app bytes sent as they are */
     size_t span_pos;
-    hs_frame fr_span;        /* framing before the span (re-run on a short
-                                count) */
     hs_frame fr_end;         /* framing after the whole step */
     hs_decision *d;
 } hs_step;
@@ -332,7 +332,7 @@ again:
         pos++;
     s->fr_block = c->fr;
     if (pos == a->total) {
-        s->fr_span = s->fr_end = c->fr;
+        s->fr_end = c->fr;
         return;
     }
     if (c->fr.ostate == HS_OUT_HEADER) {
@@ -345,7 +345,6 @@ again:
     /* After a block: its body, or everything when HTTP ended. A block
      * with no body ends the step: the next one is planned only if the
      * kernel takes this one whole. */
-    s->fr_span = s->fr_block;
     s->fr_end = s->fr_block;
     s->span_pos = pos;
     if (pos < a->total && s->fr_end.ostate != HS_OUT_HEADER) {
@@ -461,7 +460,7 @@ static size_t commit(hs_conn *c, const hs_appv *a, const hs_step *s,
                 c->fr = s->fr_end;
             } else {
                 bool bad = false;
-                c->fr = s->fr_span;
+                c->fr = s->fr_block;
                 hs_frame_advance(&c->fr, a, s->span_pos, n, &bad);
             }
         }
