@@ -385,11 +385,14 @@ bool hs_pol_compile(hs_policy *pol)
         mark_touched(pol);
     if (!c.oom && !pool_lines(pol))
         c.oom = true;
+    if (!c.oom && !hs_plan_cache_init(pol))
+        c.oom = true;
     return !c.oom;
 }
 
 void hs_pol_program_free(hs_policy *pol)
 {
+    hs_plan_cache_free(pol);
     for (size_t i = 0; i < pol->nops; i++) {
         hs_op *op = &pol->ops[i];
         if (!pol->line_pool)

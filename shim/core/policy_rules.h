@@ -215,6 +215,11 @@ struct hs_policy {
      * (byte 0, byte 2) a remove glob starts with, at all lengths: a
      * field whose bit is clear is neither looked up nor glob-tested */
     uint8_t field_maybe[1024];
+    /* Rewrite plans remembered by response shape (rewrite_plan.c);
+     * NULL when the policy's conditions read more than the status, the
+     * media type and TLS. Mutable behind the const policy: filled once
+     * per shape, shared by every thread. */
+    struct hs_plan_cache *plans;
     bool glob_short;            /* a name under 3 bytes may match */
     uint8_t glob_maybe[1024];   /* by hs_glob_key: a name of 3+ bytes
                                    may match */
@@ -323,6 +328,11 @@ static inline int hs_pol_lookup(const hs_policy *pol, const char *p, size_t n)
         i = (i + 1) & pol->index_mask;
     }
 }
+
+/* rewrite_plan.c: the plan cache of a compiled policy (false: out of
+ * memory). */
+bool hs_plan_cache_init(hs_policy *pol);
+void hs_plan_cache_free(hs_policy *pol);
 
 /* Is a name one that wildcards never match? For names without an id. */
 bool hs_pol_is_protected(const hs_policy *pol, const char *p, size_t n);

@@ -63,19 +63,6 @@ static void arena_free(hs_arena *a)
 
 /* The media type of the first Content-Type line, lowercased, parameters
  * ignored (POLICY.md "content-type"). */
-/* Eight bytes ASCII-lowercased at once: only A-Z change (a plain |0x20
- * would also turn control bytes into '/', '+' or '.', and "text\x0fhtml"
- * into text/html). */
-static inline uint64_t lower8(uint64_t x)
-{
-    const uint64_t ones = 0x0101010101010101ull;
-    uint64_t low7 = x & (0x7f * ones);
-    uint64_t ge_a = low7 + (0x80 - 'A') * ones;       /* bit 7: >= 'A' */
-    uint64_t gt_z = low7 + (0x80 - 'Z' - 1) * ones;   /* bit 7: > 'Z' */
-    uint64_t upper = ge_a & ~gt_z & ~x & (0x80 * ones);
-    return x | (upper >> 2);
-}
-
 static hs_str media_type(const hs_rw *rw, char *buf, size_t cap, bool *lowered)
 {
     if (rw->ct < 0)
@@ -89,7 +76,7 @@ static hs_str media_type(const hs_rw *rw, char *buf, size_t cap, bool *lowered)
         return (hs_str){ v.p, n };
     size_t k = 0;
     for (; k + 8 <= n; k += 8) {
-        uint64_t w = lower8(hs_pol_load64(v.p + k));
+        uint64_t w = hs_lower8(hs_pol_load64(v.p + k));
         memcpy(buf + k, &w, 8);
     }
     for (; k < n; k++) {
@@ -525,6 +512,13 @@ hs_rewrite_status hs_rewrite(const hs_policy *p, const hs_rewrite_opts *o,
     if (!p || p->nops == 0)
         return HS_REWRITE_UNCHANGED;
 
+    uint64_t shape;
+    const hs_plan *plan = NULL;
+    hs_plan_found found = hs_plan_find(p, o, b, req, &shape, &plan);
+    if (found == HS_PLAN_HIT)
+        return plan->noop ? HS_REWRITE_UNCHANGED
+                          : hs_rw_emit_plan(plan, b, o, out, changes);
+
     hs_wline wstack[STACK_LINES];
     uint16_t cstack[STACK_NAMES];
     hs_rw rw;   /* not zeroed as a whole: the arena's stack chunk is 1 KiB */
@@ -557,6 +551,8 @@ hs_rewrite_status hs_rewrite(const hs_policy *p, const hs_rewrite_opts *o,
     }
 
     run(&rw);
+    if (found == HS_PLAN_MISS)
+        hs_plan_keep(&rw, o, shape);
     if (rw.oom)
         st = HS_REWRITE_NO_MEMORY;
     else if (rw.too_large)

@@ -86,6 +86,74 @@ static inline hs_str hs_wl_value(const hs_rw *rw, const hs_wline *l)
 
 #define HS_DEFAULT_MAX_OUTPUT 8192
 
+/* Eight bytes ASCII-lowercased at once: only A-Z change (a plain |0x20
+ * would also turn control bytes into '/', '+' or '.', and "text\x0fhtml"
+ * into text/html). */
+static inline uint64_t hs_lower8(uint64_t x)
+{
+    const uint64_t ones = 0x0101010101010101ull;
+    uint64_t low7 = x & (0x7f * ones);
+    uint64_t ge_a = low7 + (0x80 - 'A') * ones;       /* bit 7: >= 'A' */
+    uint64_t gt_z = low7 + (0x80 - 'Z' - 1) * ones;   /* bit 7: > 'Z' */
+    uint64_t upper = ge_a & ~gt_z & ~x & (0x80 * ones);
+    return x | (upper >> 2);
+}
+
+/* ---- plans (rewrite_plan.c) ----------------------------------------------
+ *
+ * With the presets, what a rewrite does depends only on the response's
+ * shape: its field names in order (as spelled), the status, the value of
+ * its first Content-Type line, TLS, the line ending and HEADERSHIM_CSP. A
+ * plan is the outcome of the directives for one shape, kept after the
+ * first rewrite of that shape; later responses of the shape skip the
+ * directives and write their block straight from it. */
+#define HS_PLAN_FIELDS 32       /* field lines of a shape that is kept */
+
+typedef struct hs_plan {
+    uint64_t hash;
+    uint64_t head;              /* status, TLS, line ending, CSP mode,
+                                   number of fields */
+    const char *names;          /* the names, one after the other */
+    uint8_t name_len[HS_PLAN_FIELDS];
+    int ct;                     /* first Content-Type line, or -1 */
+    const char *ct_value;
+    size_t ct_len;
+    bool noop;                  /* the directives change nothing */
+    uint8_t act[HS_PLAN_FIELDS];        /* HS_L_KEEP, HS_L_REWRITE, HS_L_GONE */
+    const hs_op *op[HS_PLAN_FIELDS];    /* HS_L_REWRITE: the line written */
+    uint8_t nchanged, changed[HS_PLAN_FIELDS];  /* fields not kept */
+    uint8_t nrm, rm[HS_PLAN_FIELDS];    /* fields whose names are "removed" */
+    uint8_t nset, set[HS_PLAN_FIELDS];  /* rewritten fields ("set" unless
+                                           the same as the original) */
+    size_t nadded;
+    hs_str added[HS_CHANGE_MAX];
+    bool added_truncated;
+    const char *blob;           /* the added lines, written out */
+    size_t blob_len;
+    char data[];                /* names, Content-Type value, blob */
+} hs_plan;
+
+typedef enum hs_plan_found {
+    HS_PLAN_NONE,               /* not a shape plans cover: run directives */
+    HS_PLAN_MISS,               /* a shape without a plan yet: run them,
+                                   then keep the plan (hs_plan_keep) */
+    HS_PLAN_HIT,
+} hs_plan_found;
+
+/* *hash is the shape's, for hs_plan_keep. */
+hs_plan_found hs_plan_find(const hs_policy *p, const hs_rewrite_opts *o,
+                           const hs_block *b, const hs_request *req,
+                           uint64_t *hash, const hs_plan **plan);
+/* After the directives ran on a missed shape: remembers their outcome
+ * when it depends on nothing but the shape. */
+void hs_plan_keep(const hs_rw *rw, const hs_rewrite_opts *o, uint64_t hash);
+/* rewrite_output.c: the block from a plan. */
+hs_rewrite_status hs_rw_emit_plan(const hs_plan *pl, const hs_block *b,
+                                  const hs_rewrite_opts *o, hs_buf *out,
+                                  hs_changes *c);
+/* rewrite_output.c: a written line (op's own), its line ending included. */
+char *hs_rw_write_op_line(char *p, const hs_op *op, bool ro, bool crlf);
+
 /* rewrite_output.c */
 /* Writes the new block and, when c is not NULL, fills the change record
  * (left empty unless the result is HS_REWRITE_CHANGED). */

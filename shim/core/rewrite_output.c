@@ -89,6 +89,12 @@ static inline char *write_new_line(char *p, const hs_wline *l, bool ro,
     return p;
 }
 
+char *hs_rw_write_op_line(char *p, const hs_op *op, bool ro, bool crlf)
+{
+    hs_wline l = { .op = op, .state = HS_L_REWRITE };
+    return write_new_line(p, &l, ro, crlf);
+}
+
 /* ---- changes ------------------------------------------------------------- */
 
 static bool same_as_original(const hs_rw *rw, const hs_wline *l, bool ro)
@@ -299,6 +305,71 @@ hs_rewrite_status hs_rw_emit(hs_rw *rw, const hs_rewrite_opts *o,
         c->nadded = nadd;
         if (truncated)
             c->truncated = true;
+    }
+    out->len += size;
+    return HS_REWRITE_CHANGED;
+}
+
+/* ---- output from a plan --------------------------------------------------- */
+
+/* hs_rw_emit's output and change record for a shape whose directives ran
+ * before (rewrite_plan.c); tests/unit/test_rewrite_plan.c holds the two to
+ * the same bytes. */
+hs_rewrite_status hs_rw_emit_plan(const hs_plan *pl, const hs_block *b,
+                                  const hs_rewrite_opts *o, hs_buf *out,
+                                  hs_changes *c)
+{
+    bool ro = o && o->csp_report_only;
+    size_t max = (o && o->max_output) ? o->max_output : HS_DEFAULT_MAX_OUTPUT;
+    size_t el = b->crlf ? 2 : 1;
+    size_t nf = b->nfields;
+    size_t tail = nf ? b->fields[nf - 1].line_off + b->fields[nf - 1].line_len
+                     : b->status_line_len;
+    size_t size = b->len + pl->blob_len;
+    for (size_t i = 0; i < pl->nchanged; i++) {
+        size_t at = pl->changed[i];
+        size -= b->fields[at].line_len;
+        if (pl->act[at] == HS_L_REWRITE) {
+            const hs_op *op = pl->op[at];
+            size += (ro && op->line_ro ? op->line_ro_len : op->line_len) - 2 +
+                    el;
+        }
+    }
+    if (size > max)
+        return HS_REWRITE_TOO_LARGE;
+    if (size > out->cap - out->len && !hs_buf_reserve(out, size))
+        return HS_REWRITE_NO_MEMORY;
+
+    char *start = out->p + out->len, *p = start;
+    size_t next = 0;
+    for (size_t i = 0; i < pl->nchanged; i++) {
+        size_t at = pl->changed[i];
+        p = copy_fields(p, b, true, next, at, tail);
+        next = at + 1;
+        if (pl->act[at] == HS_L_REWRITE)
+            p = hs_rw_write_op_line(p, pl->op[at], ro, b->crlf);
+    }
+    p = copy_fields(p, b, true, next, nf, tail);
+    memcpy(p, pl->blob, pl->blob_len);
+    p += pl->blob_len;
+    memcpy(p, b->base + tail, b->len - tail);
+    if (size == b->len && memcmp(start, b->base, size) == 0)
+        return HS_REWRITE_UNCHANGED;
+    if (c) {
+        c->nremoved = pl->nrm;
+        for (size_t i = 0; i < pl->nrm; i++)
+            c->removed[i] = b->fields[pl->rm[i]].name;
+        c->nset = 0;
+        for (size_t i = 0; i < pl->nset; i++) {
+            hs_wline l = { .op = pl->op[pl->set[i]], .state = HS_L_REWRITE,
+                           .orig = pl->set[i] };
+            hs_rw cmp = { .b = b };
+            if (!same_as_original(&cmp, &l, ro))
+                c->set[c->nset++] = written_name(&l, ro);
+        }
+        c->nadded = pl->nadded;
+        memcpy(c->added, pl->added, pl->nadded * sizeof *pl->added);
+        c->truncated = pl->added_truncated;
     }
     out->len += size;
     return HS_REWRITE_CHANGED;

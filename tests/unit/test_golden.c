@@ -29,6 +29,7 @@
 
 #include "headershim.h"
 #include "golden_assertions.h"
+#include "rewrite_internal.h"   /* hs_plan_find: did a plan answer? */
 
 #define MAX_INPUTS 256
 
@@ -182,8 +183,8 @@ static hs_request request_for(bool tls)
 }
 
 /* Runs one rewrite; the wire bytes are the input itself unless CHANGED. */
-static void run_rewrite(ga_preset p, bool tls, bool csp_report_only, const char *bytes,
-                        size_t len, result *res)
+static void rewrite_with(const hs_policy *pol, bool tls, bool csp_report_only,
+                         const char *bytes, size_t len, result *res)
 {
     memset(res, 0, sizeof *res);
     const char *why = NULL;
@@ -193,7 +194,7 @@ static void run_rewrite(ga_preset p, bool tls, bool csp_report_only, const char 
     ck_assert_uint_eq(res->block.len, len);
     hs_rewrite_opts o = {.csp_report_only = csp_report_only, .max_output = 0};
     hs_request req = request_for(tls);
-    res->status = hs_rewrite(policies[p], &o, &res->block, &req, &res->out, &res->changes);
+    res->status = hs_rewrite(pol, &o, &res->block, &req, &res->out, &res->changes);
     ck_assert_msg(res->status == HS_REWRITE_CHANGED || res->status == HS_REWRITE_UNCHANGED ||
                   res->status == HS_REWRITE_INTERIM, "unexpected rewrite status %d",
                   (int)res->status);
@@ -201,6 +202,12 @@ static void run_rewrite(ga_preset p, bool tls, bool csp_report_only, const char 
         ck_assert_msg(res->out.len == 0, "status %d but out was written", (int)res->status);
         ck_assert(hs_buf_append(&res->out, bytes, len));
     }
+}
+
+static void run_rewrite(ga_preset p, bool tls, bool csp_report_only, const char *bytes,
+                        size_t len, result *res)
+{
+    rewrite_with(policies[p], tls, csp_report_only, bytes, len, res);
 }
 
 /* Loop index -> (input, tls). */
@@ -397,6 +404,69 @@ static void check_max_output(ga_preset p, int i)
     hs_buf_free(&full.out);
 }
 
+/* Plans (shim/core/rewrite_plan.c): once every input went through the
+ * policy, input i is rewritten from the plan of its shape, which another
+ * input may have left; that must give exactly what a freshly loaded policy
+ * gives, which has no plans yet and runs the directives: the same status,
+ * bytes and change record. */
+static void same_names(const hs_str *a, const hs_str *b, size_t n, const char *list,
+                       const char *stem)
+{
+    for (size_t k = 0; k < n; k++)
+        ck_assert_msg(a[k].len == b[k].len && memcmp(a[k].p, b[k].p, a[k].len) == 0,
+                      "%s: %s[%zu] differs: %.*s / %.*s", stem, list, k, (int)a[k].len,
+                      a[k].p, (int)b[k].len, b[k].p);
+}
+
+static void check_plans(ga_preset p, int i)
+{
+    bool tls;
+    const golden_input *in = input_of(i, &tls);
+    for (int ro = 0; ro <= 1; ro++) {
+        static result warm, want, got;
+        hs_policy *warmed = hs_policy_load(ga_preset_name(p), load_file, NULL, print_diag, NULL);
+        hs_policy *fresh = hs_policy_load(ga_preset_name(p), load_file, NULL, print_diag, NULL);
+        ck_assert_ptr_nonnull(warmed);
+        ck_assert_ptr_nonnull(fresh);
+        for (size_t k = 0; k < ninputs; k++) {
+            rewrite_with(warmed, tls, ro, inputs[k].bytes, inputs[k].len, &warm);
+            hs_buf_free(&warm.out);
+        }
+        rewrite_with(fresh, tls, ro, in->bytes, in->len, &want);
+        rewrite_with(warmed, tls, ro, in->bytes, in->len, &got);
+        ck_assert_int_eq(got.status, want.status);
+        ck_assert_msg(got.out.len == want.out.len &&
+                      memcmp(got.out.p, want.out.p, got.out.len) == 0,
+                      "%s (%s%s%s): a plan wrote\n%.*s\nthe directives\n%.*s", in->stem,
+                      ga_preset_name(p), tls ? ", tls" : "", ro ? ", report-only" : "",
+                      (int)got.out.len, got.out.p, (int)want.out.len, want.out.p);
+        ck_assert_uint_eq(got.changes.nremoved, want.changes.nremoved);
+        ck_assert_uint_eq(got.changes.nset, want.changes.nset);
+        ck_assert_uint_eq(got.changes.nadded, want.changes.nadded);
+        ck_assert_int_eq(got.changes.truncated, want.changes.truncated);
+        same_names(got.changes.removed, want.changes.removed, got.changes.nremoved,
+                   "removed", in->stem);
+        same_names(got.changes.set, want.changes.set, got.changes.nset, "set", in->stem);
+        same_names(got.changes.added, want.changes.added, got.changes.nadded, "added",
+                   in->stem);
+        /* ...and it did come from a plan (a block over 32 lines has none;
+         * interim responses are never rewritten). */
+        if (got.block.nfields <= HS_PLAN_FIELDS && got.block.status >= 200) {
+            hs_rewrite_opts o = {.csp_report_only = ro};
+            hs_request req = request_for(tls);
+            uint64_t shape;
+            const hs_plan *plan = NULL;
+            ck_assert_msg(hs_plan_find(warmed, &o, &got.block, &req, &shape, &plan) ==
+                              HS_PLAN_HIT,
+                          "%s: no plan kept for its shape", in->stem);
+        }
+        hs_policy_free(fresh);
+        hs_policy_free(warmed);
+        hs_buf_free(&want.out);
+        hs_buf_free(&got.out);
+    }
+}
+
 #define PER_PRESET(fn)                                                   \
     START_TEST(fn##_strip) { fn(GA_STRIP, _i); } END_TEST                \
     START_TEST(fn##_api) { fn(GA_API, _i); } END_TEST                    \
@@ -408,6 +478,7 @@ PER_PRESET(check_assertions)
 PER_PRESET(check_idempotent)
 PER_PRESET(check_report_only)
 PER_PRESET(check_max_output)
+PER_PRESET(check_plans)
 
 START_TEST(corpus_is_big_and_varied)
 {
@@ -602,6 +673,7 @@ static Suite *golden_suite(void)
     ADD("idempotence", check_idempotent)
     ADD("csp-report-only", check_report_only)
     ADD("max-output", check_max_output)
+    ADD("plans", check_plans)
 #undef ADD
     return s;
 }
