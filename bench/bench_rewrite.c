@@ -168,8 +168,7 @@ static void setup(void)
 static size_t run_once(const bench_case *c, const hs_request *req, const hs_rewrite_opts *o)
 {
     const char *p = c->blk->bytes;
-    size_t end = hs_block_end(p, c->len, 0);
-    if (hs_block_parse(p, end, &parsed, NULL) != HS_BLOCK_OK) {
+    if (hs_block_parse_stream(p, c->len, &parsed, NULL) != HS_BLOCK_OK) {
         fprintf(stderr, "bench_rewrite: %s does not parse\n", c->id);
         exit(1);
     }
@@ -177,7 +176,7 @@ static size_t run_once(const bench_case *c, const hs_request *req, const hs_rewr
         return parsed.nfields;
     out.len = 0;
     hs_rewrite_status st = hs_rewrite(c->policy, o, &parsed, req, &out, &changes);
-    return st == HS_REWRITE_CHANGED ? out.len : end;
+    return st == HS_REWRITE_CHANGED ? out.len : parsed.len;
 }
 
 static int cmp_u64(const void *a, const void *b)

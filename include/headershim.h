@@ -79,6 +79,7 @@ typedef enum hs_block_status {
     HS_BLOCK_NOT_HTTP,      /* no "HTTP/1.x NNN" status line: not a response */
     HS_BLOCK_AMBIGUOUS,     /* IO-CONTRACT.md "unambiguous" rule broken */
     HS_BLOCK_TOO_MANY_FIELDS,
+    HS_BLOCK_INCOMPLETE,    /* hs_block_parse_stream: no blank line yet */
 } hs_block_status;
 
 /* A parsed response header block: status line through blank line. */
@@ -99,6 +100,14 @@ typedef struct hs_block {
  * reason such as "obs-fold" or "two Content-Length values". */
 hs_block_status hs_block_parse(const char *buf, size_t len, hs_block *b,
                                const char **why);
+
+/* hs_block_end and hs_block_parse in one pass, for the common case of a
+ * block at the start of buf[0..avail) followed by (part of) its body: on
+ * HS_BLOCK_OK, b->len is where the block ends. HS_BLOCK_INCOMPLETE when
+ * avail holds no blank line yet; the other results as hs_block_parse gives
+ * them for buf[0..hs_block_end(buf, avail, 0)). */
+hs_block_status hs_block_parse_stream(const char *buf, size_t avail,
+                                      hs_block *b, const char **why);
 
 /* True when the first n bytes could still begin "HTTP/1.<digit> ";
  * a caller must offer 9 bytes before taking a yes as a status line. */

@@ -367,147 +367,152 @@ size_t hs_block_end(const char *buf, size_t len, size_t from)
     }
 }
 
-typedef struct line_scan {
-    const char *buf;
-    size_t len;
-    size_t base;       /* offset of the current 64-byte window */
-    uint64_t lf;       /* its LF positions not taken yet */
-    uint64_t cr_carry; /* CRLF block: the window's last byte was a CR */
-    bool crlf;
-} line_scan;
-
-/* Loads and checks the window at base; false when it breaks the rules. */
-static bool scan_window(line_scan *s, size_t base)
+/* Bits [0, n) of a 64-bit mask, n <= 64. */
+static inline uint64_t below(unsigned n)
 {
-    uint64_t lf, cr;
-    bool nul;
-    window_masks(s->buf, s->len, base, &lf, &cr, &nul);
-    if (nul)
-        return false;
-    if (s->crlf) {
-        if ((lf & 1) != s->cr_carry || (cr & ~(1ull << 63)) != lf >> 1)
-            return false;
-        s->cr_carry = cr >> 63;
-    } else if (cr) {
-        return false;
-    }
-    s->base = base;
-    s->lf = lf;
-    return true;
+    return n >= 64 ? ~0ull : (1ull << n) - 1;
 }
 
-/* The offset of the next LF not taken yet, or SIZE_MAX when there is none
- * or a window on the way breaks the rules. Lines are walked in order, so
- * the next LF is always the lowest bit left in the mask; taking it clears
- * it. */
-static bool next_window_with_lf(line_scan *s)
+/* True when the block at the start of buf is OK (b filled in, b->len its
+ * length); false: ask the careful parser. `avail` may run past the block
+ * into body bytes (hs_block_parse_stream), so the line-ending rules are
+ * checked on each window only up to the blank line.
+ *
+ * Per 64-byte window: the LF mask, and a mask of the bytes that break the
+ * rules (NUL; a CR that is not right before an LF, or an LF without its CR,
+ * in a CRLF block; any CR in an LF block). Per line: the LF from the mask,
+ * the name by name_run16, the value trimmed, six words stored. */
+static bool parse_fast(const char *buf, size_t avail, hs_block *b)
 {
-    while (!s->lf) {
-        size_t next = s->base + 64;
-        if (next >= s->len || !scan_window(s, next))
-            return false;
-    }
-    return true;
-}
-
-static inline __attribute__((always_inline)) size_t next_lf(line_scan *s)
-{
-    if (!s->lf && !next_window_with_lf(s))
-        return SIZE_MAX;
-    size_t at = s->base + (size_t)__builtin_ctzll(s->lf);
-    s->lf &= s->lf - 1;
-    return at;
-}
-
-/* True when the block is OK (b filled in); false: ask the careful parser. */
-static bool parse_fast(const char *buf, size_t len, hs_block *b)
-{
-    if (!status_line_prefix(buf, len))
+    if (!status_line_prefix(buf, avail))
         return false;
-    const char *nl = memchr(buf + 12, '\n', len - 12);
-    if (!nl)
-        return false;
-    line_scan s = {.buf = buf, .len = len, .crlf = nl[-1] == '\r'};
-    const char *le = s.crlf ? nl - 1 : nl;
-    /* The status line's LF is the block's first: take it from the masks. */
-    if ((le != buf + 12 && buf[12] != ' ') || !scan_window(&s, 0) ||
-        next_lf(&s) != (size_t)(nl - buf))
-        return false;
-    b->base = buf;
-    b->len = len;
-    b->minor = buf[7] - '0';
-    b->status = (buf[9] - '0') * 100 + (buf[10] - '0') * 10 + (buf[11] - '0');
-    b->crlf = s.crlf;
-    b->status_line_len = (size_t)(nl + 1 - buf);
-
-    size_t n = 0, pos = b->status_line_len, nlo;
-    bool te = false, cl = false;
+    size_t base = 0, pos = 0, n = 0, nlo;
+    uint64_t lf, cr, cr_carry = 0;
+    bool nul, crlf = false, first = true, te = false, cl = false;
     uint64_t cl_value = 0;
     for (;;) {
-        nlo = next_lf(&s);
-        if (nlo == SIZE_MAX)
+        if (base >= avail)
             return false;
-        /* In a CRLF block the checked masks put a CR before every LF, and
-         * never at pos (pos follows an LF), so le >= p. */
-        const char *p = buf + pos;
-        le = buf + nlo - s.crlf;
-        if (le == p)
-            break;
-        const char *q = p;
-#ifdef HAVE_NAME_RUN16
-        for (unsigned r = 16; r == 16 && q + 16 <= buf + len; q += r)
-            r = name_run16(q);
-#endif
-        while (hs_http1_tchar[(unsigned char)*q])
-            q++;
-        if (q == p || *q != ':' || n == HS_MAX_FIELDS)
-            return false;
-        /* *le is CR or LF: the blank skip stops there unbounded. */
-        const char *v = q + 1;
-        while (hs_http1_is_blank(*v))
-            v++;
-        const char *ve = le;
-        while (ve > v && hs_http1_is_blank(ve[-1]))
-            ve--;
-        hs_field *f = &b->fields[n++];
-        size_t name_len = (size_t)(q - p);
-        f->name.p = p;
-        f->name.len = name_len;
-        f->value.p = v;
-        f->value.len = (size_t)(ve - v);
-        f->line_off = pos;
-        f->line_len = nlo + 1 - pos;
-        if (name_len == 14 && hs_http1_token_is(p, "content-length", 14)) {
-            /* One plain number; a list or anything odd goes careful. */
-            uint64_t x = 0;
-            if (v == ve || ve - v > 18)
+        window_masks(buf, avail, base, &lf, &cr, &nul);
+        if (first) {
+            /* The status line's LF sets the block's line ending. */
+            if (!lf)
                 return false;
-            for (; v < ve; v++) {
-                unsigned d = (unsigned char)*v - '0';
-                if (d > 9)
-                    return false;
-                x = x * 10 + d;
-            }
-            if (cl && x != cl_value)
-                return false;
-            cl = true;
-            cl_value = x;
-        } else if (name_len == 17 &&
-                   hs_http1_token_is(p, "transfer-encoding", 17)) {
-            te = true;
+            unsigned i = (unsigned)__builtin_ctzll(lf);
+            crlf = i > 0 && ((cr >> (i - 1)) & 1);
         }
-        pos = nlo + 1;
+        /* Bit i of pairs: bytes i and i + 1 are not "CR then LF" where
+         * one of them is either (bit 63 waits for the next window). */
+        uint64_t pairs = crlf ? cr ^ ((lf >> 1) | (cr & (1ull << 63))) : cr;
+        bool carry_bad = crlf && (lf & 1) != cr_carry;
+        cr_carry = cr >> 63;
+        while (lf) {
+            nlo = base + (size_t)__builtin_ctzll(lf);
+            lf &= lf - 1;
+            const char *p = buf + pos;
+            const char *le = buf + nlo - crlf;
+            if (first) {
+                /* "HTTP/1.1 200" then SP reason, or the line end. */
+                first = false;
+                if (le != buf + 12 && buf[12] != ' ')
+                    return false;
+                b->status_line_len = nlo + 1;
+                pos = nlo + 1;
+                continue;
+            }
+            if (le <= p) {
+                /* The blank line (le < p: an LF without its CR in a CRLF
+                 * block, which the pairs below refuse). */
+                /* Only the block's own bytes count: pairs up to the one
+                 * that ends at this LF. */
+                size_t at = nlo - base;
+                if (carry_bad || (pairs & below((unsigned)at)))
+                    return false;
+                if (nul && memchr(buf + base, '\0', at + 1))
+                    return false;
+                goto done;
+            }
+            const char *q = p;
+#ifdef HAVE_NAME_RUN16
+            for (unsigned r = 16; r == 16 && q + 16 <= buf + avail; q += r)
+                r = name_run16(q);
+#endif
+            while (hs_http1_tchar[(unsigned char)*q])
+                q++;
+            if (q == p || *q != ':' || n == HS_MAX_FIELDS)
+                return false;
+            /* *le is CR or LF: the blank skip stops there unbounded. */
+            const char *v = q + 1;
+            while (hs_http1_is_blank(*v))
+                v++;
+            const char *ve = le;
+            while (ve > v && hs_http1_is_blank(ve[-1]))
+                ve--;
+            hs_field *f = &b->fields[n++];
+            size_t name_len = (size_t)(q - p);
+            f->name.p = p;
+            f->name.len = name_len;
+            f->value.p = v;
+            f->value.len = (size_t)(ve - v);
+            f->line_off = pos;
+            f->line_len = nlo + 1 - pos;
+            if (name_len == 14 && hs_http1_token_is(p, "content-length", 14)) {
+                /* One plain number; a list or anything odd goes careful. */
+                uint64_t x = 0;
+                if (v == ve || ve - v > 18)
+                    return false;
+                for (; v < ve; v++) {
+                    unsigned d = (unsigned char)*v - '0';
+                    if (d > 9)
+                        return false;
+                    x = x * 10 + d;
+                }
+                if (cl && x != cl_value)
+                    return false;
+                cl = true;
+                cl_value = x;
+            } else if (name_len == 17 &&
+                       hs_http1_token_is(p, "transfer-encoding", 17)) {
+                te = true;
+            }
+            pos = nlo + 1;
+        }
+        /* Every byte of this window belongs to the block. */
+        if (pairs || carry_bad || nul)
+            return false;
+        base += 64;
     }
-    if (nlo + 1 != len || (te && (cl || b->minor == 0)))
+done:
+    if (te && (cl || buf[7] == '0'))
         return false;
+    b->base = buf;
+    b->len = nlo + 1;
+    b->minor = buf[7] - '0';
+    b->status = (buf[9] - '0') * 100 + (buf[10] - '0') * 10 + (buf[11] - '0');
+    b->crlf = crlf;
     b->nfields = n;
     return true;
+}
+
+hs_block_status hs_block_parse_stream(const char *buf, size_t avail,
+                                      hs_block *b, const char **why)
+{
+    if (parse_fast(buf, avail, b))
+        return HS_BLOCK_OK;
+    size_t end = hs_block_end(buf, avail, 0);
+    if (!end) {
+        /* A status line that is already wrong says so without the rest. */
+        if (avail >= 12 && !status_line_prefix(buf, avail))
+            return refuse(HS_BLOCK_NOT_HTTP, "no status line", why);
+        return refuse(HS_BLOCK_INCOMPLETE, "incomplete block", why);
+    }
+    return hs_http1_block_parse_careful(buf, end, b, why);
 }
 
 hs_block_status hs_block_parse(const char *buf, size_t len, hs_block *b,
                                const char **why)
 {
-    if (parse_fast(buf, len, b))
+    if (parse_fast(buf, len, b) && b->len == len)
         return HS_BLOCK_OK;
     return hs_http1_block_parse_careful(buf, len, b, why);
 }

@@ -8,7 +8,8 @@
  *     trimmed and inside their lines; the framing of an OK block equals a
  *     plain reference for every method kind; hs_block_end equals a byte-by-byte
  *     reference from any start, and resumed at len - 3 over a growing
- *     buffer finds the same end;
+ *     buffer finds the same end; hs_block_parse_stream on the block and
+ *     the bytes after it says what hs_block_parse says on the block;
  *   - hs_chunked_feed: whole, split at a position taken from the input,
  *     and byte by byte give the same count and the same done/error;
  *   - hs_request_parse: an OK head lies inside the input, its fields
@@ -154,6 +155,35 @@ static void check_block_end(const char *buf, size_t size)
     }
 }
 
+/* hs_block_parse_stream on a block and whatever follows it must say what
+ * hs_block_end and hs_block_parse say on the block alone: the same status
+ * and reason, and for an OK block the same fields at the same places. */
+static hs_block stream_b;
+
+static void check_block_stream(const char *buf, size_t size)
+{
+    const char *why = NULL, *why_exact = NULL;
+    hs_block_status ss = hs_block_parse_stream(buf, size, &stream_b, &why);
+    size_t end = hs_block_end(buf, size, 0);
+    if (!end) {
+        REQUIRE(ss == HS_BLOCK_INCOMPLETE || ss == HS_BLOCK_NOT_HTTP);
+        return;
+    }
+    hs_block_status es = hs_block_parse(buf, end, &fast_b, &why_exact);
+    REQUIRE(ss == es);
+    if (ss != HS_BLOCK_OK) {
+        REQUIRE(why == why_exact);
+        return;
+    }
+    REQUIRE(stream_b.len == end && stream_b.nfields == fast_b.nfields);
+    REQUIRE(stream_b.status == fast_b.status && stream_b.minor == fast_b.minor);
+    REQUIRE(stream_b.crlf == fast_b.crlf &&
+            stream_b.status_line_len == fast_b.status_line_len);
+    for (size_t i = 0; i < stream_b.nfields; i++)
+        REQUIRE(memcmp(&stream_b.fields[i], &fast_b.fields[i],
+                       sizeof stream_b.fields[i]) == 0);
+}
+
 typedef struct outcome {
     size_t used;
     bool done, error;
@@ -235,6 +265,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     check_block(buf, size);
     if (size <= 4096)
         check_block_end(buf, size);
+    check_block_stream(buf, size);
     check_chunked(buf, size, knob);
     check_request(buf, size);
     check_path(buf, size, 4 * knob + 1);

@@ -18,6 +18,8 @@
  *   - lines whose names no preset touches are copied byte for byte and in
  *     order (golden_assertions.h);
  *   - the presets are idempotent: rewriting the output changes nothing;
+ *   - a rewrite from a plan (the same block again) and one without plans
+ *     give the same status, bytes and change record;
  *   - with default options, the whole of PRESETS.md holds (ga_check).
  */
 #include <stdint.h>
@@ -26,6 +28,7 @@
 #include <string.h>
 
 #include "headershim.h"
+#include "policy_rules.h"   /* hs_plan_cache_free */
 #include "../unit/golden_assertions.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -56,6 +59,20 @@ static hs_policy *preset(ga_preset p)
             fprintf(stderr, "fuzz_rewrite: preset %s does not load\n", ga_preset_name(p));
             abort();
         }
+    }
+    return loaded[p];
+}
+
+/* The same preset without plans (rewrite_plan.c): the directives run on
+ * every block, the reference a plan's output must equal. */
+static hs_policy *preset_without_plans(ga_preset p)
+{
+    static hs_policy *loaded[GA_NPRESETS];
+    if (!loaded[p]) {
+        loaded[p] = hs_policy_load(ga_preset_name(p), no_files, NULL, quiet, NULL);
+        if (!loaded[p])
+            abort();
+        hs_plan_cache_free(loaded[p]);
     }
     return loaded[p];
 }
@@ -121,6 +138,33 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     CHECK(changes.nremoved <= HS_CHANGE_MAX && changes.nset <= HS_CHANGE_MAX &&
           changes.nadded <= HS_CHANGE_MAX, "change record over its cap");
+
+    /* Plans: the block again (from the plan its shape now has, if any)
+     * and without plans give what the first rewrite gave. */
+    for (int k = 0; k < 2; k++) {
+        hs_buf again = {0};
+        hs_changes c2;
+        hs_policy *pol = k == 0 ? preset(p) : preset_without_plans(p);
+        hs_rewrite_status s2 = hs_rewrite(pol, &o, &in, &req, &again, &c2);
+        CHECK(s2 == st && same_bytes(again.p, again.len, once.p, once.len),
+              "%s: a plan and the directives disagree (status %d / %d)",
+              ga_preset_name(p), (int)s2, (int)st);
+        if (st == HS_REWRITE_CHANGED) {
+            CHECK(c2.nremoved == changes.nremoved && c2.nset == changes.nset &&
+                      c2.nadded == changes.nadded && c2.truncated == changes.truncated,
+                  "a plan and the directives record different changes");
+            for (size_t i = 0; i < c2.nremoved; i++)
+                CHECK(same_bytes(c2.removed[i].p, c2.removed[i].len, changes.removed[i].p,
+                                 changes.removed[i].len), "removed names differ");
+            for (size_t i = 0; i < c2.nset; i++)
+                CHECK(same_bytes(c2.set[i].p, c2.set[i].len, changes.set[i].p,
+                                 changes.set[i].len), "set names differ");
+            for (size_t i = 0; i < c2.nadded; i++)
+                CHECK(same_bytes(c2.added[i].p, c2.added[i].len, changes.added[i].p,
+                                 changes.added[i].len), "added names differ");
+        }
+        hs_buf_free(&again);
+    }
     if (st != HS_REWRITE_CHANGED) {
         CHECK(once.len == 0, "status %d with output written", (int)st);
         hs_buf_free(&once);

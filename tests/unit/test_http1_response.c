@@ -514,6 +514,102 @@ START_TEST(fast_path_agrees)
 }
 END_TEST
 
+/* hs_block_parse_stream on a block followed by body bytes says what
+ * hs_block_parse says on the block alone (its end from hs_block_end): the
+ * same status, reason and fields. The bodies carry what the rules look at
+ * (a NUL, a bare CR, an LF right after the blank line, a second block), so
+ * a check that looked past the blank line would show here. */
+static hs_block exact;
+
+static void stream_same_as_exact(const char *s, size_t n)
+{
+    static const char *const bodies[] = {
+        "", "\n", "\r", "x", "\r\n", "\0\0\0", "\n\r\rabc",
+        "HTTP/1.1 200 OK\r\nA: b\r\n\r\n",
+        "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\r",
+    };
+    static const size_t body_len[] = {0, 1, 1, 1, 2, 3, 6, 29, 65};
+    char *buf = malloc(n + 80);
+    for (size_t k = 0; k < sizeof bodies / sizeof *bodies; k++) {
+        memcpy(buf, s, n);
+        memcpy(buf + n, bodies[k], body_len[k]);
+        size_t avail = n + body_len[k];
+        const char *w1 = NULL, *w2 = NULL;
+        hs_block_status a = hs_block_parse_stream(buf, avail, &blk, &w1);
+        size_t end = hs_block_end(buf, avail, 0);
+        if (!end) {
+            ck_assert(a == HS_BLOCK_INCOMPLETE || a == HS_BLOCK_NOT_HTTP);
+            continue;
+        }
+        hs_block_status e = hs_block_parse(buf, end, &exact, &w2);
+        ck_assert_int_eq(a, e);
+        ck_assert_ptr_eq(w1, w2);
+        if (a != HS_BLOCK_OK)
+            continue;
+        ck_assert_uint_eq(blk.len, end);
+        ck_assert_uint_eq(blk.nfields, exact.nfields);
+        ck_assert_uint_eq(blk.status_line_len, exact.status_line_len);
+        ck_assert_int_eq(blk.crlf, exact.crlf);
+        ck_assert(memcmp(blk.fields, exact.fields,
+                         blk.nfields * sizeof blk.fields[0]) == 0);
+    }
+    free(buf);
+}
+
+START_TEST(stream_agrees)
+{
+    for (size_t i = 0; i < sizeof ambiguous / sizeof *ambiguous; i++)
+        stream_same_as_exact(ambiguous[i].block, ambiguous[i].len);
+    static const char bytes[] = "\r\n\0 \t:(aZ-_";
+    char copy[sizeof typical];
+    size_t n = sizeof typical - 1;
+    int ok = 0;
+    for (size_t pos = 0; pos < n; pos++) {
+        for (size_t k = 0; k < sizeof bytes - 1; k++) {
+            memcpy(copy, typical, n);
+            copy[pos] = bytes[k];
+            stream_same_as_exact(copy, n);
+            ok += hs_block_parse_stream(copy, n, &blk, NULL) == HS_BLOCK_OK;
+        }
+    }
+    ck_assert_int_gt(ok, 100);
+    /* Every alignment of the blank line and of each LF to the 64-byte
+     * windows: a field grown one byte at a time, CRLF and LF. */
+    char grown[512];
+    for (int lf_only = 0; lf_only <= 1; lf_only++) {
+        for (size_t pad = 0; pad < 140; pad++) {
+            const char *eol = lf_only ? "\n" : "\r\n";
+            int len = snprintf(grown, sizeof grown, "HTTP/1.1 200 OK%sX-Pad: %.*s%s"
+                               "Content-Length: 5%sVary: a%s%s", eol, (int)pad,
+                               "................................................"
+                               "................................................"
+                               "................................................",
+                               eol, eol, eol, eol);
+            stream_same_as_exact(grown, (size_t)len);
+            ck_assert_int_eq(hs_block_parse_stream(grown, (size_t)len, &blk, NULL),
+                             HS_BLOCK_OK);
+            ck_assert_uint_eq(blk.nfields, 3);
+        }
+    }
+}
+END_TEST
+
+START_TEST(stream_incomplete_and_not_http)
+{
+    const char *why = NULL;
+    size_t n = sizeof typical - 1;
+    for (size_t k = 0; k < n; k++)
+        ck_assert_int_eq(hs_block_parse_stream(typical, k, &blk, &why),
+                         HS_BLOCK_INCOMPLETE);
+    ck_assert_str_eq(why, "incomplete block");
+    ck_assert_int_eq(hs_block_parse_stream(LIT("HTTP/2.0 200 OK\r\nA: b"), &blk,
+                                           &why),
+                     HS_BLOCK_NOT_HTTP);
+    ck_assert_int_eq(hs_block_parse_stream(typical, n, &blk, &why), HS_BLOCK_OK);
+    ck_assert_uint_eq(blk.len, n);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("http1_response");
@@ -535,6 +631,8 @@ static Suite *suite(void)
     tcase_add_test(t, find_fields);
     tcase_add_test(t, parse_prefixes_never_ok);
     tcase_add_test(t, fast_path_agrees);
+    tcase_add_test(t, stream_agrees);
+    tcase_add_test(t, stream_incomplete_and_not_http);
     suite_add_tcase(s, t);
     return s;
 }
