@@ -146,6 +146,7 @@ hs_framing hs_response_framing(const hs_block *b, hs_method_kind m)
     /* One pass over the names, told apart by length first (10, 14, 17);
      * the names of an OK block are tokens, as hs_http1_token_is needs. */
     int cl = -1;
+    unsigned ncl = 0;
     bool te = false, close = false, keep_alive = false;
     for (size_t i = 0; i < b->nfields; i++) {
         const hs_field *fl = &b->fields[i];
@@ -154,16 +155,29 @@ hs_framing hs_response_framing(const hs_block *b, hs_method_kind m)
             /* close_after: "Connection: close" (RFC 9112 9.6), or an
              * HTTP/1.0 response without keep-alive (RFC 9112 9.3: 1.0 is
              * not persistent by default). Connection is a comma list that
-             * may span several lines. */
+             * may span several lines; the one-token values every server
+             * writes are told without the list machinery (a value of an
+             * OK block holds no CR, the one byte hs_http1_token_is could
+             * mistake for '-'). */
             if (hs_http1_token_is(fl->name.p, "connection", 10)) {
-                close |= hs_http1_list_has(fl->value, "close", 5);
-                keep_alive |= b->minor == 0 &&
-                              hs_http1_list_has(fl->value, "keep-alive", 10);
+                hs_str v = fl->value;
+                if (v.len == 10 && hs_http1_token_is(v.p, "keep-alive", 10)) {
+                    keep_alive |= b->minor == 0;
+                } else if (v.len == 5 && hs_http1_ieq(v.p, "close", 5)) {
+                    close = true;
+                } else {
+                    close |= hs_http1_list_has(v, "close", 5);
+                    keep_alive |= b->minor == 0 &&
+                                  hs_http1_list_has(v, "keep-alive", 10);
+                }
             }
             break;
         case 14:
-            if (cl < 0 && hs_http1_token_is(fl->name.p, "content-length", 14))
-                cl = (int)i;
+            if (hs_http1_token_is(fl->name.p, "content-length", 14)) {
+                if (cl < 0)
+                    cl = (int)i;
+                ncl++;
+            }
             break;
         case 17:
             te |= hs_http1_token_is(fl->name.p, "transfer-encoding", 17);
@@ -190,9 +204,7 @@ hs_framing hs_response_framing(const hs_block *b, hs_method_kind m)
     }
     if (cl >= 0) {
         uint64_t length;
-        if ((plain_length(b->fields[cl].value, &length) &&
-             hs_http1_find(b->fields, b->nfields, "content-length", 14,
-                           (size_t)cl + 1) < 0) ||
+        if ((ncl == 1 && plain_length(b->fields[cl].value, &length)) ||
             hs_http1_content_length(b->fields, b->nfields, (size_t)cl,
                                     &length) == HS_HTTP1_CL_OK) {
             f.kind = HS_BODY_LENGTH;
