@@ -373,73 +373,110 @@ static inline uint64_t below(unsigned n)
     return n >= 64 ? ~0ull : (1ull << n) - 1;
 }
 
+/* A Content-Length (14) or Transfer-Encoding (17) line: the framing
+ * fields the fast path checks itself. Kept out of the line loop, which
+ * then holds fewer values at once. False: let the careful parser decide
+ * (a list, a second differing value, both fields). */
+#define SEEN_TE 1u
+#define SEEN_CL 2u
+static bool framing_field(const char *name, size_t n, const char *v,
+                          const char *ve, unsigned *seen, uint64_t *cl_value)
+{
+    if (n == 17) {
+        if (hs_http1_token_is(name, "transfer-encoding", 17))
+            *seen |= SEEN_TE;
+        return true;
+    }
+    if (!hs_http1_token_is(name, "content-length", 14))
+        return true;
+    /* One plain number; a list or anything odd goes careful. */
+    uint64_t x = 0;
+    if (v == ve || ve - v > 18)
+        return false;
+    for (; v < ve; v++) {
+        unsigned d = (unsigned char)*v - '0';
+        if (d > 9)
+            return false;
+        x = x * 10 + d;
+    }
+    if ((*seen & SEEN_CL) && x != *cl_value)
+        return false;
+    *seen |= SEEN_CL;
+    *cl_value = x;
+    return true;
+}
+
+/* The rule-breaking pairs of a window (see parse_fast); *carry_bad: its
+ * first LF has no CR before it (the previous window's last byte). */
+static inline uint64_t window_pairs(uint64_t lf, uint64_t cr, bool crlf,
+                                    uint64_t *cr_carry, bool *carry_bad)
+{
+    /* Bit i: bytes i and i + 1 are not "CR then LF" where one of them is
+     * either (bit 63 waits for the next window). */
+    uint64_t pairs = crlf ? cr ^ ((lf >> 1) | (cr & (1ull << 63))) : cr;
+    *carry_bad = crlf && (lf & 1) != *cr_carry;
+    *cr_carry = cr >> 63;
+    return pairs;
+}
+
 /* True when the block at the start of buf is OK (b filled in, b->len its
  * length); false: ask the careful parser. `avail` may run past the block
  * into body bytes (hs_block_parse_stream), so the line-ending rules are
  * checked on each window only up to the blank line.
  *
- * Per 64-byte window: the LF mask, and a mask of the bytes that break the
- * rules (NUL; a CR that is not right before an LF, or an LF without its CR,
- * in a CRLF block; any CR in an LF block). Per line: the LF from the mask,
- * the name by name_run16, the value trimmed, six words stored. */
+ * Per 64-byte window: the LF mask, and the pairs of bytes that break the
+ * rules (a CR that is not right before an LF, or an LF without its CR, in
+ * a CRLF block; any CR in an LF block) and whether it holds a NUL. Per
+ * line: the LF from the mask, the name by name_run16, the value trimmed,
+ * six words stored. */
 static bool parse_fast(const char *buf, size_t avail, hs_block *b)
 {
     if (!status_line_prefix(buf, avail))
         return false;
-    size_t base = 0, pos = 0, n = 0, nlo;
     uint64_t lf, cr, cr_carry = 0;
-    bool nul, crlf = false, first = true, te = false, cl = false;
+    bool nul, carry_bad;
+    window_masks(buf, avail, 0, &lf, &cr, &nul);
+    if (!lf)
+        return false;
+    /* The status line: its LF sets the block's line ending; then
+     * "HTTP/1.1 200" is followed by SP reason, or by the line end. */
+    size_t nlo = (size_t)__builtin_ctzll(lf);
+    const size_t crlf = nlo > 0 && ((cr >> (nlo - 1)) & 1);
+    if (nlo - crlf != 12 && buf[12] != ' ')
+        return false;
+    uint64_t pairs = window_pairs(lf, cr, crlf, &cr_carry, &carry_bad);
+    lf &= lf - 1;
+    b->status_line_len = nlo + 1;
+
+    size_t base = 0, pos = nlo + 1;
+    hs_field *f = b->fields, *const fend = b->fields + HS_MAX_FIELDS;
+    const char *const lim = buf + avail;
+    unsigned seen = 0;
     uint64_t cl_value = 0;
     for (;;) {
-        if (base >= avail)
-            return false;
-        window_masks(buf, avail, base, &lf, &cr, &nul);
-        if (first) {
-            /* The status line's LF sets the block's line ending. */
-            if (!lf)
-                return false;
-            unsigned i = (unsigned)__builtin_ctzll(lf);
-            crlf = i > 0 && ((cr >> (i - 1)) & 1);
-        }
-        /* Bit i of pairs: bytes i and i + 1 are not "CR then LF" where
-         * one of them is either (bit 63 waits for the next window). */
-        uint64_t pairs = crlf ? cr ^ ((lf >> 1) | (cr & (1ull << 63))) : cr;
-        bool carry_bad = crlf && (lf & 1) != cr_carry;
-        cr_carry = cr >> 63;
         while (lf) {
             nlo = base + (size_t)__builtin_ctzll(lf);
             lf &= lf - 1;
             const char *p = buf + pos;
             const char *le = buf + nlo - crlf;
-            if (first) {
-                /* "HTTP/1.1 200" then SP reason, or the line end. */
-                first = false;
-                if (le != buf + 12 && buf[12] != ' ')
-                    return false;
-                b->status_line_len = nlo + 1;
-                pos = nlo + 1;
-                continue;
-            }
             if (le <= p) {
                 /* The blank line (le < p: an LF without its CR in a CRLF
-                 * block, which the pairs below refuse). */
-                /* Only the block's own bytes count: pairs up to the one
-                 * that ends at this LF. */
+                 * block, which the pairs refuse). Only the block's own
+                 * bytes count: pairs up to the one that ends at this LF. */
                 size_t at = nlo - base;
-                if (carry_bad || (pairs & below((unsigned)at)))
-                    return false;
-                if (nul && memchr(buf + base, '\0', at + 1))
+                if (carry_bad || (pairs & below((unsigned)at)) ||
+                    (nul && memchr(buf + base, '\0', at + 1)))
                     return false;
                 goto done;
             }
             const char *q = p;
 #ifdef HAVE_NAME_RUN16
-            for (unsigned r = 16; r == 16 && q + 16 <= buf + avail; q += r)
+            for (unsigned r = 16; r == 16 && q + 16 <= lim; q += r)
                 r = name_run16(q);
 #endif
             while (hs_http1_tchar[(unsigned char)*q])
                 q++;
-            if (q == p || *q != ':' || n == HS_MAX_FIELDS)
+            if (q == p || *q != ':' || f == fend)
                 return false;
             /* *le is CR or LF: the blank skip stops there unbounded. */
             const char *v = q + 1;
@@ -448,7 +485,6 @@ static bool parse_fast(const char *buf, size_t avail, hs_block *b)
             const char *ve = le;
             while (ve > v && hs_http1_is_blank(ve[-1]))
                 ve--;
-            hs_field *f = &b->fields[n++];
             size_t name_len = (size_t)(q - p);
             f->name.p = p;
             f->name.len = name_len;
@@ -456,41 +492,30 @@ static bool parse_fast(const char *buf, size_t avail, hs_block *b)
             f->value.len = (size_t)(ve - v);
             f->line_off = pos;
             f->line_len = nlo + 1 - pos;
-            if (name_len == 14 && hs_http1_token_is(p, "content-length", 14)) {
-                /* One plain number; a list or anything odd goes careful. */
-                uint64_t x = 0;
-                if (v == ve || ve - v > 18)
-                    return false;
-                for (; v < ve; v++) {
-                    unsigned d = (unsigned char)*v - '0';
-                    if (d > 9)
-                        return false;
-                    x = x * 10 + d;
-                }
-                if (cl && x != cl_value)
-                    return false;
-                cl = true;
-                cl_value = x;
-            } else if (name_len == 17 &&
-                       hs_http1_token_is(p, "transfer-encoding", 17)) {
-                te = true;
-            }
+            f++;
+            if ((name_len == 14 || name_len == 17) &&
+                !framing_field(p, name_len, v, ve, &seen, &cl_value))
+                return false;
             pos = nlo + 1;
         }
         /* Every byte of this window belongs to the block. */
         if (pairs || carry_bad || nul)
             return false;
         base += 64;
+        if (base >= avail)
+            return false;
+        window_masks(buf, avail, base, &lf, &cr, &nul);
+        pairs = window_pairs(lf, cr, crlf, &cr_carry, &carry_bad);
     }
 done:
-    if (te && (cl || buf[7] == '0'))
+    if ((seen & SEEN_TE) && ((seen & SEEN_CL) || buf[7] == '0'))
         return false;
     b->base = buf;
     b->len = nlo + 1;
     b->minor = buf[7] - '0';
     b->status = (buf[9] - '0') * 100 + (buf[10] - '0') * 10 + (buf[11] - '0');
     b->crlf = crlf;
-    b->nfields = n;
+    b->nfields = (size_t)(f - b->fields);
     return true;
 }
 
