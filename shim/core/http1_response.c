@@ -302,7 +302,36 @@ static inline unsigned name_run16(const char *p)
     return (unsigned)__builtin_ctz(~m | 0x10000u);
 }
 #define HAVE_NAME_RUN16 1
+
+/* The common field name in one step: up to 15 letters, digits or '-'
+ * followed by ':' (all of nginx's and Apache's but
+ * Content-Security-Policy). Returns its length, or 0 when the name is
+ * longer or holds another tchar: the caller then walks it. */
+static inline unsigned short_name16(const char *p)
+{
+    __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+    __m128i lower = _mm_or_si128(v, _mm_set1_epi8(0x20));
+    __m128i alpha = _mm_cmplt_epi8(
+        _mm_add_epi8(lower, _mm_set1_epi8((char)(0x80 - 'a'))),
+        _mm_set1_epi8((char)(-128 + 26)));
+    __m128i digit = _mm_cmplt_epi8(
+        _mm_add_epi8(v, _mm_set1_epi8((char)(0x80 - '0'))),
+        _mm_set1_epi8((char)(-128 + 10)));
+    __m128i dash = _mm_cmpeq_epi8(v, _mm_set1_epi8('-'));
+    unsigned m = (unsigned)_mm_movemask_epi8(
+        _mm_or_si128(_mm_or_si128(alpha, digit), dash));
+    unsigned colon = (unsigned)_mm_movemask_epi8(
+        _mm_cmpeq_epi8(v, _mm_set1_epi8(':')));
+    unsigned t = (unsigned)__builtin_ctz(~m | 0x10000u);
+    return (colon >> t) & 1 ? t : 0;
+}
 #else
+static inline unsigned short_name16(const char *p)
+{
+    (void)p;
+    return 0;
+}
+
 static inline void classify64(const char *p, uint64_t *lf, uint64_t *cr,
                               bool *nul)
 {
@@ -469,14 +498,18 @@ static bool parse_fast(const char *buf, size_t avail, hs_block *b)
                     return false;
                 goto done;
             }
-            const char *q = p;
+            const char *q = p + (p + 16 <= lim ? short_name16(p) : 0);
+            if (q == p) {
 #ifdef HAVE_NAME_RUN16
-            for (unsigned r = 16; r == 16 && q + 16 <= lim; q += r)
-                r = name_run16(q);
+                for (unsigned r = 16; r == 16 && q + 16 <= lim; q += r)
+                    r = name_run16(q);
 #endif
-            while (hs_http1_tchar[(unsigned char)*q])
-                q++;
-            if (q == p || *q != ':' || f == fend)
+                while (hs_http1_tchar[(unsigned char)*q])
+                    q++;
+                if (q == p || *q != ':')
+                    return false;
+            }
+            if (f == fend)
                 return false;
             /* *le is CR or LF: the blank skip stops there unbounded. */
             const char *v = q + 1;
