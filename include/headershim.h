@@ -93,6 +93,8 @@ typedef struct hs_block {
                                 unambiguous, of every line) */
     size_t nfields;
     hs_field fields[HS_MAX_FIELDS];
+    const struct hs_plan *shape;  /* hs_block_parse_shaped: the shape it
+                                     was read against; NULL otherwise */
 } hs_block;
 
 /* Parses and checks buf[0..len), a complete block (len from hs_block_end).
@@ -108,6 +110,21 @@ hs_block_status hs_block_parse(const char *buf, size_t len, hs_block *b,
  * them for buf[0..hs_block_end(buf, avail, 0)). */
 hs_block_status hs_block_parse_stream(const char *buf, size_t avail,
                                       hs_block *b, const char **why);
+
+/* A response shape: the field names in order, the Content-Type, the
+ * status, of a block some earlier response had, and what a policy does to
+ * it (rewrite_plan.c). A connection keeps the shape of its last response
+ * (NULL at first); the next block, if it has the same shape, is read
+ * against it, which checks the same rules as hs_block_parse_stream for
+ * less (its names are known, and known good) and spares hs_rewrite its
+ * lookup. Shapes live as long as the policy that made them. */
+typedef const struct hs_plan *hs_shape;
+
+/* hs_block_parse_stream, trying `shape` first (NULL: none). The result is
+ * the same either way; b->shape says whether the shape fitted. */
+hs_block_status hs_block_parse_shaped(hs_shape shape, const char *buf,
+                                      size_t avail, hs_block *b,
+                                      const char **why);
 
 /* True when the first n bytes could still begin "HTTP/1.<digit> ";
  * a caller must offer 9 bytes before taking a yes as a status line. */
@@ -351,6 +368,15 @@ hs_rewrite_status hs_rewrite(const hs_policy *p, const hs_rewrite_opts *o,
 /* The media type of the first Content-Type line, lowercased, parameters
  * removed, into out (at most cap bytes); empty when none. For logs. */
 size_t hs_block_media_type(const hs_block *b, char *out, size_t cap);
+
+/* hs_rewrite, also giving the shape of the block (for the connection's
+ * next hs_block_parse_shaped): *shape is set to it, or to NULL when the
+ * policy keeps none for it. */
+hs_rewrite_status hs_rewrite_shaped(const hs_policy *p,
+                                    const hs_rewrite_opts *o,
+                                    const hs_block *b, const hs_request *req,
+                                    hs_buf *out, hs_changes *changes,
+                                    hs_shape *shape);
 
 
 /* ------------------------------------------------------------------------

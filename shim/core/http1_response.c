@@ -55,15 +55,6 @@ const unsigned char hs_http1_lower[256] = {
  * Status line
  * --------------------------------------------------------------------- */
 
-/* "HTTP/1.<digit> <3 digits>", status 100..999 (RFC 9112 4). */
-static inline bool status_line_prefix(const char *buf, size_t len)
-{
-    return len >= 12 && memcmp(buf, "HTTP/1.", 7) == 0 &&
-           (unsigned)(buf[7] - '0') <= 9 && buf[8] == ' ' &&
-           (unsigned)(buf[9] - '1') <= 8 && (unsigned)(buf[10] - '0') <= 9 &&
-           (unsigned)(buf[11] - '0') <= 9;
-}
-
 bool hs_could_be_status_line(const char *buf, size_t n)
 {
     static const char prefix[] = "HTTP/1.";
@@ -118,13 +109,14 @@ hs_block_status hs_http1_block_parse_careful(const char *buf, size_t len,
     b->base = buf;
     b->len = len;
     b->nfields = 0;
+    b->shape = NULL;
 
     /* Status line: "HTTP/1.<digit> <3 digits>" then SP reason or the line
      * end. RFC 9112 4 requires the SP before an empty reason, but servers
      * write "HTTP/1.1 200\r\n" (hand-written CGI and Python scripts), and
      * curl, browsers and Node accept it, so refusing it would only leave
      * those responses unrewritten while every client agrees on them. */
-    if (!status_line_prefix(buf, len))
+    if (!hs_http1_status_prefix(buf, len))
         return refuse(HS_BLOCK_NOT_HTTP, "no status line", why);
     const char *end = buf + len;
     b->minor = buf[7] - '0';
@@ -460,7 +452,7 @@ static inline uint64_t window_pairs(uint64_t lf, uint64_t cr, bool crlf,
  * six words stored. */
 static bool parse_fast(const char *buf, size_t avail, hs_block *b)
 {
-    if (!status_line_prefix(buf, avail))
+    if (!hs_http1_status_prefix(buf, avail))
         return false;
     uint64_t lf, cr, cr_carry = 0;
     bool nul, carry_bad;
@@ -549,6 +541,7 @@ done:
     b->status = (buf[9] - '0') * 100 + (buf[10] - '0') * 10 + (buf[11] - '0');
     b->crlf = crlf;
     b->nfields = (size_t)(f - b->fields);
+    b->shape = NULL;
     return true;
 }
 
@@ -560,7 +553,7 @@ hs_block_status hs_block_parse_stream(const char *buf, size_t avail,
     size_t end = hs_block_end(buf, avail, 0);
     if (!end) {
         /* A status line that is already wrong says so without the rest. */
-        if (avail >= 12 && !status_line_prefix(buf, avail))
+        if (avail >= 12 && !hs_http1_status_prefix(buf, avail))
             return refuse(HS_BLOCK_NOT_HTTP, "no status line", why);
         return refuse(HS_BLOCK_INCOMPLETE, "incomplete block", why);
     }

@@ -27,6 +27,15 @@ extern const unsigned char hs_http1_tchar[256];
 /* ASCII lowercase of every byte (non-letters map to themselves). */
 extern const unsigned char hs_http1_lower[256];
 
+/* "HTTP/1.<digit> <3 digits>", status 100..999 (RFC 9112 4). */
+static inline bool hs_http1_status_prefix(const char *buf, size_t len)
+{
+    return len >= 12 && memcmp(buf, "HTTP/1.", 7) == 0 &&
+           (unsigned)(buf[7] - '0') <= 9 && buf[8] == ' ' &&
+           (unsigned)(buf[9] - '1') <= 8 && (unsigned)(buf[10] - '0') <= 9 &&
+           (unsigned)(buf[11] - '0') <= 9;
+}
+
 static inline bool hs_http1_is_blank(char c)
 {
     return c == ' ' || c == '\t';

@@ -502,6 +502,17 @@ hs_rewrite_status hs_rewrite(const hs_policy *p, const hs_rewrite_opts *o,
                              const hs_block *b, const hs_request *req,
                              hs_buf *out, hs_changes *changes)
 {
+    return hs_rewrite_shaped(p, o, b, req, out, changes, NULL);
+}
+
+hs_rewrite_status hs_rewrite_shaped(const hs_policy *p,
+                                    const hs_rewrite_opts *o,
+                                    const hs_block *b, const hs_request *req,
+                                    hs_buf *out, hs_changes *changes,
+                                    hs_shape *shape_out)
+{
+    if (shape_out)
+        *shape_out = NULL;
     if (changes) {
         changes->nremoved = changes->nset = changes->nadded = 0;
         changes->truncated = false;
@@ -512,12 +523,18 @@ hs_rewrite_status hs_rewrite(const hs_policy *p, const hs_rewrite_opts *o,
     if (!p || p->nops == 0)
         return HS_REWRITE_UNCHANGED;
 
-    uint64_t shape;
-    const hs_plan *plan = NULL;
-    hs_plan_found found = hs_plan_find(p, o, b, req, &shape, &plan);
-    if (found == HS_PLAN_HIT)
+    /* A block read against a plan of this policy has that plan's shape;
+     * any other block is looked up. */
+    uint64_t shape = 0;
+    const hs_plan *plan = hs_plan_of_block(p, o, b, req);
+    hs_plan_found found =
+        plan ? HS_PLAN_HIT : hs_plan_find(p, o, b, req, &shape, &plan);
+    if (found == HS_PLAN_HIT) {
+        if (shape_out)
+            *shape_out = plan;
         return plan->noop ? HS_REWRITE_UNCHANGED
                           : hs_rw_emit_plan(plan, b, o, out, changes);
+    }
 
     hs_wline wstack[STACK_LINES];
     uint16_t cstack[STACK_NAMES];
@@ -551,8 +568,11 @@ hs_rewrite_status hs_rewrite(const hs_policy *p, const hs_rewrite_opts *o,
     }
 
     run(&rw);
-    if (found == HS_PLAN_MISS)
-        hs_plan_keep(&rw, o, shape);
+    if (found == HS_PLAN_MISS) {
+        const hs_plan *kept = hs_plan_keep(&rw, o, shape);
+        if (shape_out)
+            *shape_out = kept;
+    }
     if (rw.oom)
         st = HS_REWRITE_NO_MEMORY;
     else if (rw.too_large)

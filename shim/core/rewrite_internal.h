@@ -110,11 +110,13 @@ static inline uint64_t hs_lower8(uint64_t x)
 #define HS_PLAN_FIELDS 32       /* field lines of a shape that is kept */
 
 typedef struct hs_plan {
+    const hs_policy *owner;
     uint64_t hash;
     uint64_t head;              /* status, TLS, line ending, CSP mode,
                                    number of fields */
     const char *names;          /* the names, one after the other */
     uint8_t name_len[HS_PLAN_FIELDS];
+    uint8_t framing[HS_PLAN_FIELDS];    /* HS_PLAN_CL, HS_PLAN_TE, 0 */
     int ct;                     /* first Content-Type line, or -1 */
     const char *ct_value;
     size_t ct_len;
@@ -133,6 +135,8 @@ typedef struct hs_plan {
     char data[];                /* names, Content-Type value, blob */
 } hs_plan;
 
+enum { HS_PLAN_CL = 1, HS_PLAN_TE = 2 };
+
 typedef enum hs_plan_found {
     HS_PLAN_NONE,               /* not a shape plans cover: run directives */
     HS_PLAN_MISS,               /* a shape without a plan yet: run them,
@@ -145,8 +149,14 @@ hs_plan_found hs_plan_find(const hs_policy *p, const hs_rewrite_opts *o,
                            const hs_block *b, const hs_request *req,
                            uint64_t *hash, const hs_plan **plan);
 /* After the directives ran on a missed shape: remembers their outcome
- * when it depends on nothing but the shape. */
-void hs_plan_keep(const hs_rw *rw, const hs_rewrite_opts *o, uint64_t hash);
+ * when it depends on nothing but the shape. Returns the shape's plan (this
+ * one, or the one another thread kept first), or NULL. */
+const hs_plan *hs_plan_keep(const hs_rw *rw, const hs_rewrite_opts *o,
+                            uint64_t hash);
+/* The plan the block was read against (hs_block_parse_shaped), when it is
+ * this policy's and fits the rewrite's TLS and CSP mode; else NULL. */
+const hs_plan *hs_plan_of_block(const hs_policy *p, const hs_rewrite_opts *o,
+                                const hs_block *b, const hs_request *req);
 /* rewrite_output.c: the block from a plan. */
 hs_rewrite_status hs_rw_emit_plan(const hs_plan *pl, const hs_block *b,
                                   const hs_rewrite_opts *o, hs_buf *out,

@@ -184,12 +184,13 @@ hs_plan_found hs_plan_find(const hs_policy *p, const hs_rewrite_opts *o,
 
 /* ---- keeping a plan ------------------------------------------------------ */
 
-void hs_plan_keep(const hs_rw *rw, const hs_rewrite_opts *o, uint64_t hash)
+const hs_plan *hs_plan_keep(const hs_rw *rw, const hs_rewrite_opts *o,
+                            uint64_t hash)
 {
     const hs_block *b = rw->b;
     if (rw->oom || rw->too_large || !rw->contiguous ||
         b->nfields > HS_PLAN_FIELDS)
-        return;
+        return NULL;
     bool ro = o && o->csp_report_only, crlf = b->crlf;
 
     /* Only lines the policy wrote whole: anything else depends on values. */
@@ -197,7 +198,7 @@ void hs_plan_keep(const hs_rw *rw, const hs_rewrite_opts *o, uint64_t hash)
     for (size_t i = 0; i < rw->nw; i++) {
         const hs_wline *l = &rw->w[i];
         if (l->state == HS_L_REWRITE && !l->op)
-            return;
+            return NULL;
         if (i >= rw->nblock && l->state == HS_L_REWRITE)
             blob_cap += ro && l->op->line_ro ? l->op->line_ro_len
                                              : l->op->line_len;
@@ -212,13 +213,20 @@ void hs_plan_keep(const hs_rw *rw, const hs_rewrite_opts *o, uint64_t hash)
 
     hs_plan *pl = calloc(1, sizeof *pl + names_len + ct_len + blob_cap);
     if (!pl)
-        return;
+        return NULL;
+    pl->owner = rw->pol;
     pl->hash = hash;
     pl->head = shape_head(b, rw->req, o);
     char *d = pl->data;
     pl->names = d;
     for (size_t i = 0; i < b->nfields; i++) {
-        pl->name_len[i] = (uint8_t)b->fields[i].name.len;
+        const char *np = b->fields[i].name.p;
+        size_t n = b->fields[i].name.len;
+        pl->name_len[i] = (uint8_t)n;
+        if (n == 14 && hs_http1_token_is(np, "content-length", 14))
+            pl->framing[i] = HS_PLAN_CL;
+        else if (n == 17 && hs_http1_token_is(np, "transfer-encoding", 17))
+            pl->framing[i] = HS_PLAN_TE;
         memcpy(d, b->fields[i].name.p, b->fields[i].name.len);
         d += b->fields[i].name.len;
     }
@@ -291,9 +299,182 @@ void hs_plan_keep(const hs_rw *rw, const hs_rewrite_opts *o, uint64_t hash)
         if (atomic_compare_exchange_strong_explicit(
                 &rw->pol->plans->slot[slot_of(hash, w)],
                 &expected, pl, memory_order_release, memory_order_acquire))
-            return;
-        if (expected->hash == hash && same_shape(expected, b, pl->head))
-            break;      /* another thread kept this shape first */
+            return pl;
+        if (expected->hash == hash && same_shape(expected, b, pl->head)) {
+            free(pl);   /* another thread kept this shape first */
+            return expected;
+        }
     }
     free(pl);
+    return NULL;
+}
+
+/* ---- reading a block against a shape -------------------------------------
+ *
+ * hs_block_parse_shaped: the rules of hs_block_parse (IO-CONTRACT.md, "A
+ * block is rewritten only if it is unambiguous") checked for a block that
+ * should have a known shape. Each line must begin with the shape's next
+ * name, byte for byte, and its colon: the name is then a token (the shape
+ * was made from a block that parsed), which leaves the line's end to find
+ * and its value to trim. Any difference (another name, another status or
+ * Content-Type, a line more or less, a byte the rules refuse) gives up,
+ * and the general parser reads the block, so the result is always the one
+ * hs_block_parse_stream gives (tests/unit/test_golden.c and
+ * tests/fuzz/fuzz_rewrite.c hold the two to it).
+ */
+
+#if defined(__SSE2__) && !defined(HS_HTTP1_NO_SIMD)
+#include <emmintrin.h>
+#endif
+
+/* The end of a line at its first CR or LF (c is that byte, at e): the LF,
+ * if the line ending there is the block's own, else NULL. */
+static inline const char *line_end_at(const char *e, const char *lim,
+                                      bool crlf)
+{
+    if (*e == '\n')
+        return crlf ? NULL : e;
+    /* a CR: the end of a CRLF line, if its LF follows */
+    return crlf && e + 1 < lim && e[1] == '\n' ? e + 1 : NULL;
+}
+
+/* The LF that ends the line whose bytes start at p, when no byte before it
+ * is NUL or CR but the CR right before the LF, which a CRLF block must
+ * have there and an LF block must not. NULL when the rules break or no
+ * LF comes before lim. Sixteen bytes a step look for any byte up to 0x0d
+ * (one unsigned minimum and one compare): NUL, CR, LF and the control
+ * bytes a value may hold, which are rare enough to be stepped over one
+ * by one. */
+static const char *line_end(const char *p, const char *lim, bool crlf)
+{
+#if defined(__SSE2__) && !defined(HS_HTTP1_NO_SIMD)
+    const __m128i top = _mm_set1_epi8(0x0d);
+    for (; p + 16 <= lim; p += 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+        unsigned low = (unsigned)_mm_movemask_epi8(
+            _mm_cmpeq_epi8(_mm_min_epu8(v, top), v));
+        while (low) {
+            const char *e = p + __builtin_ctz(low);
+            low &= low - 1;
+            if (*e == '\n' || *e == '\r')
+                return line_end_at(e, lim, crlf);
+            if (*e == '\0')
+                return NULL;
+        }
+    }
+#endif
+    for (; p < lim; p++) {
+        if (*p == '\n' || *p == '\r')
+            return line_end_at(p, lim, crlf);
+        if (*p == '\0')
+            return NULL;
+    }
+    return NULL;
+}
+
+/* A Content-Length value the way parse_fast takes it: one plain number. */
+static bool plain_number(const char *v, const char *ve, uint64_t *out)
+{
+    if (v == ve || ve - v > 18)
+        return false;
+    uint64_t x = 0;
+    for (; v < ve; v++) {
+        unsigned d = (unsigned char)*v - '0';
+        if (d > 9)
+            return false;
+        x = x * 10 + d;
+    }
+    *out = x;
+    return true;
+}
+
+static bool parse_as(const hs_plan *pl, const char *buf, size_t avail,
+                     hs_block *b)
+{
+    const char *lim = buf + avail;
+    if (!hs_http1_status_prefix(buf, avail))
+        return false;
+    int status = (buf[9] - '0') * 100 + (buf[10] - '0') * 10 + (buf[11] - '0');
+    bool crlf = (pl->head >> 17) & 1;
+    if ((uint64_t)status != (pl->head & 0xffff))
+        return false;
+    /* "HTTP/1.1 200" then SP reason, or the line end */
+    const char *nl = line_end(buf + 12, lim, crlf);
+    if (!nl || (nl - crlf != buf + 12 && buf[12] != ' '))
+        return false;
+    size_t pos = (size_t)(nl + 1 - buf);
+    b->status_line_len = pos;
+
+    size_t nf = (size_t)(pl->head >> 24);
+    const char *names = pl->names;
+    bool te = false, cl = false;
+    uint64_t cl_value = 0;
+    for (size_t i = 0; i < nf; i++) {
+        const char *p = buf + pos;
+        size_t n = pl->name_len[i];
+        if ((size_t)(lim - p) <= n || p[n] != ':' || !bytes_eq(p, names, n))
+            return false;
+        names += n;
+        const char *v = p + n + 1;
+        while (v < lim && hs_http1_is_blank(*v))
+            v++;
+        nl = line_end(v, lim, crlf);
+        if (!nl)
+            return false;
+        const char *ve = nl - crlf;
+        while (ve > v && hs_http1_is_blank(ve[-1]))
+            ve--;
+        hs_field *f = &b->fields[i];
+        f->name.p = p;
+        f->name.len = n;
+        f->value.p = v;
+        f->value.len = (size_t)(ve - v);
+        f->line_off = pos;
+        f->line_len = (size_t)(nl + 1 - p);
+        pos = (size_t)(nl + 1 - buf);
+        if ((int)i == pl->ct &&
+            (f->value.len != pl->ct_len ||
+             (pl->ct_len && !bytes_eq(v, pl->ct_value, pl->ct_len))))
+            return false;
+        if (pl->framing[i] == HS_PLAN_CL) {
+            uint64_t x;
+            if (!plain_number(v, ve, &x) || (cl && x != cl_value))
+                return false;
+            cl = true;
+            cl_value = x;
+        } else if (pl->framing[i] == HS_PLAN_TE) {
+            te = true;
+        }
+    }
+    /* the blank line */
+    if (crlf ? avail - pos < 2 || buf[pos] != '\r' || buf[pos + 1] != '\n'
+             : avail - pos < 1 || buf[pos] != '\n')
+        return false;
+    if (te && (cl || buf[7] == '0'))
+        return false;
+    b->base = buf;
+    b->len = pos + 1 + crlf;
+    b->minor = buf[7] - '0';
+    b->status = status;
+    b->crlf = crlf;
+    b->nfields = nf;
+    b->shape = pl;
+    return true;
+}
+
+hs_block_status hs_block_parse_shaped(hs_shape shape, const char *buf,
+                                      size_t avail, hs_block *b,
+                                      const char **why)
+{
+    if (shape && parse_as(shape, buf, avail, b))
+        return HS_BLOCK_OK;
+    return hs_block_parse_stream(buf, avail, b, why);
+}
+
+const hs_plan *hs_plan_of_block(const hs_policy *p, const hs_rewrite_opts *o,
+                                const hs_block *b, const hs_request *req)
+{
+    const hs_plan *pl = b->shape;
+    return pl && pl->owner == p && pl->head == shape_head(b, req, o) ? pl
+                                                                     : NULL;
 }

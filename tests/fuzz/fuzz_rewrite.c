@@ -20,6 +20,8 @@
  *   - the presets are idempotent: rewriting the output changes nothing;
  *   - a rewrite from a plan (the same block again) and one without plans
  *     give the same status, bytes and change record;
+ *   - read against the shape the previous input left, a block reads as
+ *     hs_block_parse_stream reads it;
  *   - with default options, the whole of PRESETS.md holds (ga_check).
  */
 #include <stdint.h>
@@ -107,6 +109,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                          .max_output = max_outputs[(flags >> 4) & 3u]};
     size_t max_output = o.max_output ? o.max_output : 8192;
 
+    /* Shapes: read against the shape the last input of this preset left,
+     * a block (and the bytes after it) reads as hs_block_parse_stream
+     * reads it. libFuzzer's inputs follow each other closely, so the shape
+     * often fits. */
+    static hs_shape last_shape[GA_NPRESETS];
+    static hs_block shaped, plain;
+    const char *w1 = NULL, *w2 = NULL;
+    hs_block_status s1 = hs_block_parse_shaped(last_shape[p], buf, len, &shaped, &w1);
+    hs_block_status s2 = hs_block_parse_stream(buf, len, &plain, &w2);
+    CHECK(s1 == s2 && w1 == w2, "shaped and plain readings differ (%d / %d)", (int)s1,
+          (int)s2);
+    if (s1 == HS_BLOCK_OK)
+        CHECK(shaped.len == plain.len && shaped.nfields == plain.nfields &&
+                  shaped.status_line_len == plain.status_line_len &&
+                  shaped.status == plain.status && shaped.crlf == plain.crlf &&
+                  memcmp(shaped.fields, plain.fields,
+                         plain.nfields * sizeof plain.fields[0]) == 0,
+              "shaped and plain readings differ");
+
     size_t end = hs_block_end(buf, len, 0);
     if (end == 0)
         return 0;
@@ -128,7 +149,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     hs_buf once = {0};
     hs_changes changes;
-    hs_rewrite_status st = hs_rewrite(preset(p), &o, &in, &req, &once, &changes);
+    hs_rewrite_status st =
+        hs_rewrite_shaped(preset(p), &o, &in, &req, &once, &changes, &last_shape[p]);
     if (in.status < 200) {
         CHECK(st == HS_REWRITE_INTERIM, "a %d response got status %d", in.status, (int)st);
     } else {

@@ -467,6 +467,107 @@ static void check_plans(ga_preset p, int i)
     }
 }
 
+/* Shapes (hs_block_parse_shaped): a block read against the shape of input
+ * A (the plan A's rewrite left) gives exactly what hs_block_parse_stream
+ * gives, for every input B and for every one-byte change of A to a byte
+ * the rules look at; the shape fits A itself, and a block it fits has A's
+ * names, status and Content-Type. A rewrite of such a block equals the
+ * directives' (a fresh policy). */
+static hs_block shaped_b, plain_b;
+
+/* (Plain ifs: libcheck records every ck_assert it passes, which millions
+ * of them make slow.) */
+#define SHAPE_REQUIRE(cond, what, ...)                                        \
+    do {                                                                      \
+        if (!(cond))                                                          \
+            ck_abort_msg("%s: %s", what, #cond);                              \
+    } while (0)
+
+static void same_reading(hs_shape shape, const char *bytes, size_t len, const char *what)
+{
+    const char *w1 = NULL, *w2 = NULL;
+    hs_block_status a = hs_block_parse_shaped(shape, bytes, len, &shaped_b, &w1);
+    hs_block_status e = hs_block_parse_stream(bytes, len, &plain_b, &w2);
+    SHAPE_REQUIRE(a == e, what);
+    SHAPE_REQUIRE(w1 == w2, what);
+    if (a != HS_BLOCK_OK)
+        return;
+    SHAPE_REQUIRE(shaped_b.len == plain_b.len && shaped_b.nfields == plain_b.nfields &&
+                      shaped_b.status_line_len == plain_b.status_line_len &&
+                      shaped_b.status == plain_b.status && shaped_b.minor == plain_b.minor &&
+                      shaped_b.crlf == plain_b.crlf,
+                  what);
+    SHAPE_REQUIRE(memcmp(shaped_b.fields, plain_b.fields,
+                         shaped_b.nfields * sizeof shaped_b.fields[0]) == 0,
+                  what);
+    if (!shaped_b.shape)
+        return;
+    SHAPE_REQUIRE(shaped_b.shape == shape, what);
+    SHAPE_REQUIRE((uint64_t)shaped_b.status == (shape->head & 0xffff), what);
+    const char *nm = shape->names;
+    for (size_t i = 0; i < shaped_b.nfields; i++) {
+        SHAPE_REQUIRE(shaped_b.fields[i].name.len == shape->name_len[i] &&
+                          memcmp(shaped_b.fields[i].name.p, nm, shape->name_len[i]) == 0,
+                      what);
+        nm += shape->name_len[i];
+    }
+}
+
+static void check_shapes(ga_preset p, int i)
+{
+    bool tls;
+    const golden_input *in = input_of(i, &tls);
+    hs_policy *pol = hs_policy_load(ga_preset_name(p), load_file, NULL, print_diag, NULL);
+    hs_policy *fresh = hs_policy_load(ga_preset_name(p), load_file, NULL, print_diag, NULL);
+    ck_assert_ptr_nonnull(pol);
+    ck_assert_ptr_nonnull(fresh);
+    hs_rewrite_opts o = {0};
+    hs_request req = request_for(tls);
+    static hs_block a;
+    hs_buf out = {0};
+    ck_assert_int_eq(hs_block_parse(in->bytes, in->len, &a, NULL), HS_BLOCK_OK);
+    hs_shape shape = NULL;
+    hs_rewrite_shaped(pol, &o, &a, &req, &out, NULL, &shape);
+    if (!shape) {
+        /* none kept: interim responses, or over HS_PLAN_FIELDS lines */
+        ck_assert(a.status < 200 || a.nfields > HS_PLAN_FIELDS);
+        goto done;
+    }
+    same_reading(shape, in->bytes, in->len, in->stem);
+    ck_assert_ptr_eq(shaped_b.shape, shape);
+    for (size_t k = 0; k < ninputs; k++) {
+        same_reading(shape, inputs[k].bytes, inputs[k].len, inputs[k].stem);
+        if (shaped_b.shape == NULL)
+            continue;
+        static result want;
+        hs_buf got = {0};
+        hs_rewrite_status st = hs_rewrite(pol, &o, &shaped_b, &req, &got, NULL);
+        rewrite_with(fresh, tls, false, inputs[k].bytes, inputs[k].len, &want);
+        ck_assert_int_eq(st, want.status);
+        if (st == HS_REWRITE_CHANGED)
+            ck_assert_msg(got.len == want.out.len && memcmp(got.p, want.out.p, got.len) == 0,
+                          "%s read as %s's shape: rewritten differently", inputs[k].stem,
+                          in->stem);
+        hs_buf_free(&got);
+        hs_buf_free(&want.out);
+    }
+    static const char bytes[] = "\r\n\0 \t:(aZ-_0";
+    char *copy = malloc(in->len + 1);
+    for (size_t pos = 0; pos < in->len; pos++) {
+        for (size_t k = 0; k < sizeof bytes - 1; k++) {
+            memcpy(copy, in->bytes, in->len);
+            copy[pos] = bytes[k];
+            same_reading(shape, copy, in->len, in->stem);
+            same_reading(shape, copy, pos + 1, in->stem);   /* cut short */
+        }
+    }
+    free(copy);
+done:
+    hs_buf_free(&out);
+    hs_policy_free(pol);
+    hs_policy_free(fresh);
+}
+
 #define PER_PRESET(fn)                                                   \
     START_TEST(fn##_strip) { fn(GA_STRIP, _i); } END_TEST                \
     START_TEST(fn##_api) { fn(GA_API, _i); } END_TEST                    \
@@ -479,6 +580,7 @@ PER_PRESET(check_idempotent)
 PER_PRESET(check_report_only)
 PER_PRESET(check_max_output)
 PER_PRESET(check_plans)
+PER_PRESET(check_shapes)
 
 START_TEST(corpus_is_big_and_varied)
 {
@@ -674,6 +776,7 @@ static Suite *golden_suite(void)
     ADD("csp-report-only", check_report_only)
     ADD("max-output", check_max_output)
     ADD("plans", check_plans)
+    ADD("shapes", check_shapes)
 #undef ADD
     return s;
 }
