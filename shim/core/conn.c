@@ -226,7 +226,16 @@ void hs_conn_decide(hs_conn *c, const char *bytes, size_t len, hs_decision *d)
     d->changes.nremoved = d->changes.nset = d->changes.nadded = 0;
     d->changes.truncated = false;
 
-    hs_block_status st = hs_block_parse(bytes, len, &d->block, &d->why);
+    /* `bytes` is exactly one block (hs_block_end found its end), so the
+     * stream reading ends where it does. */
+    hs_block_status st =
+        hs_block_parse_shaped(c->shape, bytes, len, &d->block, &d->why);
+    if (st == HS_BLOCK_INCOMPLETE ||
+        (st == HS_BLOCK_OK && d->block.len != len)) {
+        d->why = st == HS_BLOCK_INCOMPLETE ? "incomplete block"
+                                           : "bytes after blank line";
+        st = HS_BLOCK_AMBIGUOUS;
+    }
     if (st == HS_BLOCK_NOT_HTTP) {
         if (c->responses == 0) {
             d->verdict = HS_VERDICT_NOT_HTTP;
@@ -252,8 +261,8 @@ void hs_conn_decide(hs_conn *c, const char *bytes, size_t len, hs_decision *d)
     d->framing = hs_response_framing(&d->block, kind);
 
     c->out.len = 0;
-    d->rw = hs_rewrite(c->cfg->policy, &c->cfg->rewrite, &d->block,
-                       &d->view.rq, &c->out, &d->changes);
+    d->rw = hs_rewrite_shaped(c->cfg->policy, &c->cfg->rewrite, &d->block,
+                              &d->view.rq, &c->out, &d->changes, &c->shape);
     if (d->rw == HS_REWRITE_CHANGED && !c->cfg->report) {
         d->out = c->out.p;
         d->out_len = c->out.len;

@@ -67,6 +67,7 @@ struct hs_conn {
     hs_buf pend;               /* bytes owed to the wire, already decided */
     size_t pend_off;
     hs_buf out;                /* the current step's rewritten block */
+    hs_shape shape;            /* the last block's, read against first */
     bool gate;                 /* rule 4: the block's last byte is not yet
                                   acknowledged; the next call must start
                                   with gate_byte */
