@@ -503,8 +503,10 @@ static bool parse_fast(const char *buf, size_t avail, hs_block *b)
             }
             if (f == fend)
                 return false;
-            /* *le is CR or LF: the blank skip stops there unbounded. */
+            /* *le is CR or LF: the blank skip stops there unbounded
+             * (nearly every value follows one space). */
             const char *v = q + 1;
+            v += *v == ' ';
             while (hs_http1_is_blank(*v))
                 v++;
             const char *ve = le;

@@ -345,7 +345,8 @@ static inline const char *line_end_at(const char *e, const char *lim,
  * (one unsigned minimum and one compare): NUL, CR, LF and the control
  * bytes a value may hold, which are rare enough to be stepped over one
  * by one. */
-static const char *line_end(const char *p, const char *lim, bool crlf)
+static inline __attribute__((always_inline)) const char *
+line_end(const char *p, const char *lim, bool crlf)
 {
 #if defined(__SSE2__) && !defined(HS_HTTP1_NO_SIMD)
     const __m128i top = _mm_set1_epi8(0x0d);
