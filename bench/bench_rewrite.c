@@ -116,10 +116,17 @@ static const block blocks[] = {
 static const char *const presets[] = {"(parse)", "strip", "api", "website", "auto"};
 #define NPRESETS (sizeof presets / sizeof presets[0])
 
+/* Each block is sent in VARIANTS versions, one after the other, as a
+ * server sends them: the Date's second and the Content-Length differ (so
+ * do the line lengths), everything else is the same. */
+#define VARIANTS 4
+
 typedef struct bench_case {
     char id[64];
     const block *blk;
-    size_t len;
+    char *bytes[VARIANTS];
+    size_t len[VARIANTS];
+    unsigned next;           /* the variant the next iteration sends */
     hs_policy *policy;       /* NULL: parse only */
     hs_shape shape;          /* the last response's, as a connection keeps it */
 } bench_case;
@@ -148,6 +155,32 @@ static int no_files(void *ctx, const char *path, char **text, size_t *len, char 
     return -1;
 }
 
+/* Version v of a block: "04:00:0v" for the Date's seconds, and a
+ * Content-Length of another value and length. */
+static char *variant(const char *bytes, unsigned v, size_t *len)
+{
+    static const char *const lengths[VARIANTS] = {"1832", "977", "18323", "12"};
+    size_t n = strlen(bytes);
+    char *copy = malloc(n + 8), *o = copy;
+    const char *date = strstr(bytes, "04:00:00");
+    const char *cl = strstr(bytes, "Content-Length: ");
+    for (const char *p = bytes; *p;) {
+        if (p == date) {
+            o += sprintf(o, "04:00:0%u", v);
+            p += 8;
+        } else if (p == cl) {
+            o += sprintf(o, "Content-Length: %s", lengths[v]);
+            p += 16;
+            while (*p >= '0' && *p <= '9')
+                p++;
+        } else {
+            *o++ = *p++;
+        }
+    }
+    *len = (size_t)(o - copy);
+    return copy;
+}
+
 static void setup(void)
 {
     for (size_t p = 0; p < NPRESETS; p++) {
@@ -163,8 +196,9 @@ static void setup(void)
             bench_case *c = &cases[ncases++];
             snprintf(c->id, sizeof c->id, "rewrite/%s/%s", blocks[b].name, presets[p]);
             c->blk = &blocks[b];
-            c->len = strlen(blocks[b].bytes);
             c->policy = pol;
+            for (unsigned v = 0; v < VARIANTS; v++)
+                c->bytes[v] = variant(blocks[b].bytes, v, &c->len[v]);
         }
     }
 }
@@ -175,8 +209,10 @@ static void setup(void)
  * rewritten the general way). */
 static size_t run_once(bench_case *c, const hs_request *req, const hs_rewrite_opts *o)
 {
-    const char *p = c->blk->bytes;
-    if (hs_block_parse_shaped(c->shape, p, c->len, &parsed, NULL) != HS_BLOCK_OK) {
+    unsigned v = c->next;
+    c->next = (v + 1) % VARIANTS;
+    const char *p = c->bytes[v];
+    if (hs_block_parse_shaped(c->shape, p, c->len[v], &parsed, NULL) != HS_BLOCK_OK) {
         fprintf(stderr, "bench_rewrite: %s does not parse\n", c->id);
         exit(1);
     }
@@ -210,7 +246,8 @@ int main(int argc, char **argv)
     if (argc == 2 && strcmp(argv[1], "--list") == 0) {
         for (size_t i = 0; i < ncases; i++) {
             size_t n = run_once(&cases[i], &req, &o);
-            printf("%s %zu %zu\n", cases[i].id, cases[i].len, cases[i].policy ? n : cases[i].len);
+            printf("%s %zu %zu\n", cases[i].id, cases[i].len[0],
+                   cases[i].policy ? n : cases[i].len[0]);
         }
         return 0;
     }

@@ -117,6 +117,15 @@ typedef struct hs_plan {
     const char *names;          /* the names, one after the other */
     uint8_t name_len[HS_PLAN_FIELDS];
     uint8_t framing[HS_PLAN_FIELDS];    /* HS_PLAN_CL, HS_PLAN_TE, 0 */
+    /* The block the plan was made from, which parsed: a line of a later
+     * block equal to its line byte for byte is known good, and its value
+     * sits where it sat (hs_block_parse_shaped). */
+    const char *seen;                   /* status line, then the fields */
+    uint16_t status_len;
+    uint16_t line_len[HS_PLAN_FIELDS];
+    uint16_t value_at[HS_PLAN_FIELDS];  /* from the line's start */
+    uint16_t value_len[HS_PLAN_FIELDS];
+    uint64_t cl_value;                  /* its Content-Length, if any */
     int ct;                     /* first Content-Type line, or -1 */
     const char *ct_value;
     size_t ct_len;

@@ -184,6 +184,8 @@ hs_plan_found hs_plan_find(const hs_policy *p, const hs_rewrite_opts *o,
 
 /* ---- keeping a plan ------------------------------------------------------ */
 
+static bool plain_number(const char *v, const char *ve, uint64_t *out);
+
 const hs_plan *hs_plan_keep(const hs_rw *rw, const hs_rewrite_opts *o,
                             uint64_t hash)
 {
@@ -211,7 +213,15 @@ const hs_plan *hs_plan_keep(const hs_rw *rw, const hs_rewrite_opts *o,
             ct = (int)i;
     size_t ct_len = ct >= 0 ? b->fields[ct].value.len : 0;
 
-    hs_plan *pl = calloc(1, sizeof *pl + names_len + ct_len + blob_cap);
+    /* The block itself, up to its blank line, for the lines of later
+     * blocks to be compared with (line lengths kept in 16 bits). */
+    size_t seen_len = b->nfields ? b->fields[b->nfields - 1].line_off +
+                                       b->fields[b->nfields - 1].line_len
+                                 : b->status_line_len;
+    if (seen_len > 0xffff)
+        return NULL;
+    hs_plan *pl =
+        calloc(1, sizeof *pl + names_len + ct_len + blob_cap + seen_len);
     if (!pl)
         return NULL;
     pl->owner = rw->pol;
@@ -236,6 +246,20 @@ const hs_plan *hs_plan_keep(const hs_rw *rw, const hs_rewrite_opts *o,
     if (ct >= 0)
         memcpy(d, b->fields[ct].value.p, ct_len);
     d += ct_len;
+    memcpy(d, b->base, seen_len);
+    pl->seen = d;
+    d += seen_len;
+    pl->status_len = (uint16_t)b->status_line_len;
+    for (size_t i = 0; i < b->nfields; i++) {
+        const hs_field *f = &b->fields[i];
+        pl->line_len[i] = (uint16_t)f->line_len;
+        pl->value_at[i] = (uint16_t)(f->value.p - (b->base + f->line_off));
+        pl->value_len[i] = (uint16_t)f->value.len;
+        uint64_t x;
+        if (pl->framing[i] == HS_PLAN_CL &&
+            plain_number(f->value.p, f->value.p + f->value.len, &x))
+            pl->cl_value = x;
+    }
     pl->noop = !rw->dirty;
 
     /* The change record as hs_rw_emit fills it: removed names (once each,
@@ -400,11 +424,15 @@ static bool parse_as(const hs_plan *pl, const char *buf, size_t avail,
     if ((uint64_t)status != (pl->head & 0xffff))
         return false;
     /* "HTTP/1.1 200" then SP reason, or the line end */
-    const char *nl = line_end(buf + 12, lim, crlf);
-    if (!nl || (nl - crlf != buf + 12 && buf[12] != ' '))
-        return false;
-    size_t pos = (size_t)(nl + 1 - buf);
+    size_t pos = pl->status_len;
+    if (avail < pos || !bytes_eq(buf, pl->seen, pos)) {
+        const char *nl = line_end(buf + 12, lim, crlf);
+        if (!nl || (nl - crlf != buf + 12 && buf[12] != ' '))
+            return false;
+        pos = (size_t)(nl + 1 - buf);
+    }
     b->status_line_len = pos;
+    const char *seen = pl->seen + pl->status_len;
 
     size_t nf = (size_t)(pl->head >> 24);
     const char *names = pl->names;
@@ -412,34 +440,47 @@ static bool parse_as(const hs_plan *pl, const char *buf, size_t avail,
     uint64_t cl_value = 0;
     for (size_t i = 0; i < nf; i++) {
         const char *p = buf + pos;
-        size_t n = pl->name_len[i];
-        if ((size_t)(lim - p) <= n || p[n] != ':' || !bytes_eq(p, names, n))
-            return false;
-        names += n;
-        const char *v = p + n + 1;
-        while (v < lim && hs_http1_is_blank(*v))
-            v++;
-        nl = line_end(v, lim, crlf);
-        if (!nl)
-            return false;
-        const char *ve = nl - crlf;
-        while (ve > v && hs_http1_is_blank(ve[-1]))
-            ve--;
+        size_t n = pl->name_len[i], len = pl->line_len[i];
         hs_field *f = &b->fields[i];
         f->name.p = p;
         f->name.len = n;
-        f->value.p = v;
-        f->value.len = (size_t)(ve - v);
         f->line_off = pos;
-        f->line_len = (size_t)(nl + 1 - p);
-        pos = (size_t)(nl + 1 - buf);
-        if ((int)i == pl->ct &&
-            (f->value.len != pl->ct_len ||
-             (pl->ct_len && !bytes_eq(v, pl->ct_value, pl->ct_len))))
-            return false;
+        uint64_t x = pl->cl_value;
+        if ((size_t)(lim - p) >= len && bytes_eq(p, seen, len)) {
+            /* The plan block's line, byte for byte: good, and its value
+             * sits where it sat. On most responses only Date (when the
+             * second has turned) and Content-Length differ. */
+            f->value.p = p + pl->value_at[i];
+            f->value.len = pl->value_len[i];
+            f->line_len = len;
+        } else {
+            if ((size_t)(lim - p) <= n || p[n] != ':' ||
+                !bytes_eq(p, names, n))
+                return false;
+            const char *v = p + n + 1;
+            while (v < lim && hs_http1_is_blank(*v))
+                v++;
+            const char *nl = line_end(v, lim, crlf);
+            if (!nl)
+                return false;
+            const char *ve = nl - crlf;
+            while (ve > v && hs_http1_is_blank(ve[-1]))
+                ve--;
+            f->value.p = v;
+            f->value.len = (size_t)(ve - v);
+            f->line_len = (size_t)(nl + 1 - p);
+            if ((int)i == pl->ct &&
+                (f->value.len != pl->ct_len ||
+                 (pl->ct_len && !bytes_eq(v, pl->ct_value, pl->ct_len))))
+                return false;
+            if (pl->framing[i] == HS_PLAN_CL && !plain_number(v, ve, &x))
+                return false;
+        }
+        pos += f->line_len;
+        seen += len;
+        names += n;
         if (pl->framing[i] == HS_PLAN_CL) {
-            uint64_t x;
-            if (!plain_number(v, ve, &x) || (cl && x != cl_value))
+            if (cl && x != cl_value)
                 return false;
             cl = true;
             cl_value = x;
