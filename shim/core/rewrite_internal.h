@@ -139,7 +139,8 @@ typedef struct hs_plan {
     size_t nadded;
     hs_str added[HS_CHANGE_MAX];
     bool added_truncated;
-    const char *blob;           /* the added lines, written out */
+    const char *blob;           /* the added lines, written out, and the
+                                   blank line */
     size_t blob_len;
     char data[];                /* names, Content-Type value, blob */
 } hs_plan;

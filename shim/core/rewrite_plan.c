@@ -205,6 +205,7 @@ const hs_plan *hs_plan_keep(const hs_rw *rw, const hs_rewrite_opts *o,
             blob_cap += ro && l->op->line_ro ? l->op->line_ro_len
                                              : l->op->line_len;
     }
+    blob_cap += 2;      /* the blank line */
     for (size_t i = 0; i < b->nfields; i++)
         names_len += b->fields[i].name.len;
     int ct = -1;
@@ -315,6 +316,9 @@ const hs_plan *hs_plan_keep(const hs_rw *rw, const hs_rewrite_opts *o,
         }
         d = hs_rw_write_op_line(d, l->op, ro, crlf);
     }
+    if (crlf)
+        *d++ = '\r';
+    *d++ = '\n';
     pl->blob_len = (size_t)(d - pl->blob);
 
     /* The first free slot of the hash's; none free: not kept. */
