@@ -215,27 +215,17 @@ void hs_frame_end_body(hs_frame *fr)
 /* Decides what a complete block becomes. `bytes` is the application's
  * block, contiguous. Changes nothing in the connection but c->out, so a
  * call can plan a block and drop the plan when the kernel refuses it. */
-void hs_conn_decide(hs_conn *c, const char *bytes, size_t len, hs_decision *d)
+/* What a read block becomes (st: how bytes[0..len) parsed). */
+static void decide_parsed(hs_conn *c, hs_block_status st, const char *bytes,
+                          size_t len, hs_decision *d)
 {
     d->verdict = HS_VERDICT_OK;
-    d->why = NULL;
     d->out = bytes;
     d->out_len = len;
     d->rewritten = false;
     d->rw = HS_REWRITE_UNCHANGED;
     d->changes.nremoved = d->changes.nset = d->changes.nadded = 0;
     d->changes.truncated = false;
-
-    /* `bytes` is exactly one block (hs_block_end found its end), so the
-     * stream reading ends where it does. */
-    hs_block_status st =
-        hs_block_parse_shaped(c->shape, bytes, len, &d->block, &d->why);
-    if (st == HS_BLOCK_INCOMPLETE ||
-        (st == HS_BLOCK_OK && d->block.len != len)) {
-        d->why = st == HS_BLOCK_INCOMPLETE ? "incomplete block"
-                                           : "bytes after blank line";
-        st = HS_BLOCK_AMBIGUOUS;
-    }
     if (st == HS_BLOCK_NOT_HTTP) {
         if (c->responses == 0) {
             d->verdict = HS_VERDICT_NOT_HTTP;
@@ -268,6 +258,41 @@ void hs_conn_decide(hs_conn *c, const char *bytes, size_t len, hs_decision *d)
         d->out_len = c->out.len;
         d->rewritten = true;
     }
+}
+
+void hs_conn_decide(hs_conn *c, const char *bytes, size_t len, hs_decision *d)
+{
+    /* `bytes` is exactly one block (hs_block_end found its end), so the
+     * stream reading ends where it does. */
+    d->why = NULL;
+    hs_block_status st =
+        hs_block_parse_shaped(c->shape, bytes, len, &d->block, &d->why);
+    if (st == HS_BLOCK_INCOMPLETE ||
+        (st == HS_BLOCK_OK && d->block.len != len)) {
+        d->why = st == HS_BLOCK_INCOMPLETE ? "incomplete block"
+                                           : "bytes after blank line";
+        st = HS_BLOCK_AMBIGUOUS;
+    }
+    decide_parsed(c, st, bytes, len, d);
+}
+
+size_t hs_conn_decide_stream(hs_conn *c, const char *bytes, size_t avail,
+                             hs_decision *d)
+{
+    d->why = NULL;
+    hs_block_status st =
+        hs_block_parse_shaped(c->shape, bytes, avail, &d->block, &d->why);
+    size_t end;
+    if (st == HS_BLOCK_OK)
+        end = d->block.len;
+    else if (st == HS_BLOCK_INCOMPLETE)
+        return 0;
+    else
+        end = hs_block_end(bytes, avail, 0);   /* refused: rare */
+    if (!end || end > c->max_header)
+        return 0;
+    decide_parsed(c, st, bytes, end, d);
+    return end;
 }
 
 /* The block is committed: it went out, or is owed in full. Reports it,

@@ -115,6 +115,13 @@ typedef struct hs_decision {
 
 /* conn.c */
 void hs_conn_decide(hs_conn *c, const char *bytes, size_t len, hs_decision *d);
+/* hs_conn_decide on the start of an application buffer that may hold more
+ * than the block (its body, the next response): finds the block's end in
+ * the same pass. Returns the block's length, or 0 when the bytes hold no
+ * whole block within HEADERSHIM_MAX_HEADER (d untouched but for scratch):
+ * the caller gathers, as it does for a block split across buffers. */
+size_t hs_conn_decide_stream(hs_conn *c, const char *bytes, size_t avail,
+                             hs_decision *d);
 void hs_conn_commit_block(hs_conn *c, hs_decision *d, bool report);
 bool hs_conn_hold(hs_conn *c, const char *p, size_t n);
 void hs_conn_unhold(hs_conn *c, size_t len);
