@@ -34,6 +34,9 @@
 #include <string.h>
 
 #define HS_PLAN_SLOTS 512
+/* Blocks longer than this get no plan (a plan keeps its block): the table
+ * stays under a few MiB however many shapes a server has. */
+#define HS_PLAN_MAX_BLOCK 4096
 #define HS_PLAN_MIX 0x9e3779b97f4a7c15ull
 
 struct hs_plan_cache {
@@ -219,7 +222,7 @@ const hs_plan *hs_plan_keep(const hs_rw *rw, const hs_rewrite_opts *o,
     size_t seen_len = b->nfields ? b->fields[b->nfields - 1].line_off +
                                        b->fields[b->nfields - 1].line_len
                                  : b->status_line_len;
-    if (seen_len > 0xffff)
+    if (seen_len > HS_PLAN_MAX_BLOCK)
         return NULL;
     hs_plan *pl =
         calloc(1, sizeof *pl + names_len + ct_len + blob_cap + seen_len);
