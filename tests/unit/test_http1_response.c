@@ -523,17 +523,18 @@ static hs_block exact;
 
 static void stream_same_as_exact(const char *s, size_t n)
 {
-    static const char *const bodies[] = {
-        "", "\n", "\r", "x", "\r\n", "\0\0\0", "\n\r\rabc",
-        "HTTP/1.1 200 OK\r\nA: b\r\n\r\n",
-        "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\r",
+#define BODY(s) { s, sizeof s - 1 }
+    static const struct { const char *p; size_t len; } bodies[] = {
+        BODY(""), BODY("\n"), BODY("\r"), BODY("x"), BODY("\r\n"), BODY("\0\0\0"),
+        BODY("\n\r\rabc"), BODY("HTTP/1.1 200 OK\r\nA: b\r\n\r\n"),
+        BODY("0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\r"),
     };
-    static const size_t body_len[] = {0, 1, 1, 1, 2, 3, 6, 29, 65};
+#undef BODY
     char *buf = malloc(n + 80);
     for (size_t k = 0; k < sizeof bodies / sizeof *bodies; k++) {
         memcpy(buf, s, n);
-        memcpy(buf + n, bodies[k], body_len[k]);
-        size_t avail = n + body_len[k];
+        memcpy(buf + n, bodies[k].p, bodies[k].len);
+        size_t avail = n + bodies[k].len;
         const char *w1 = NULL, *w2 = NULL;
         hs_block_status a = hs_block_parse_stream(buf, avail, &blk, &w1);
         size_t end = hs_block_end(buf, avail, 0);
