@@ -89,8 +89,11 @@ void hs_conn_pop_request(hs_conn *c, bool tunnel)
         return;
     hs_queued_request *q = &c->queue[c->qhead];
     bool was_paused = q->upgrade && c->istate == HS_IN_PAUSED;
-    free(q->head);
-    memset(q, 0, sizeof *q);
+    /* The slot is filled afresh when a request is queued in it. */
+    if (q->head) {
+        free(q->head);
+        q->head = NULL;
+    }
     c->qhead = (c->qhead + 1) % HS_MAX_QUEUED_REQUESTS;
     c->qlen--;
     if (tunnel) {
@@ -141,6 +144,37 @@ static void not_a_request(hs_conn *c, hs_request_status st)
     if (c->fr.ostate == HS_OUT_HEADER && c->responses == 0 && !c->held.len)
         c->fr.ostate = HS_OUT_PASSTHROUGH;
     hs_buf_free(&c->in_buf);
+}
+
+/* Whether heads may go by the quick scan: nothing reads them but the
+ * framing (the policy reads no request subject, no event names the
+ * request), so nothing of them is kept. */
+static inline bool reads_framing_only(const hs_conn *c)
+{
+    return c->needs == 0 && !c->cfg->event_requests;
+}
+
+/* The quick way (http1_request.c, "The quick scan"): a complete, plain
+ * head at the start of p[0, n) is queued with no copy and its body set up.
+ * Returns the head's length, or 0 to go the careful way (nothing was
+ * changed): anything unusual, an incomplete head, a full queue. */
+static size_t take_quick(hs_conn *c, const char *p, size_t n)
+{
+    hs_request_quick r;
+    if (c->qlen == HS_MAX_QUEUED_REQUESTS || !hs_request_quick_scan(p, n, &r))
+        return 0;
+    hs_queued_request *q =
+        &c->queue[(c->qhead + c->qlen) % HS_MAX_QUEUED_REQUESTS];
+    q->kind = r.kind;
+    q->upgrade = false;
+    q->head = NULL;
+    q->head_len = 0;
+    c->qlen++;
+    if (r.body.length) {
+        c->istate = HS_IN_BODY_LENGTH;
+        c->in_body_left = r.body.length;
+    }
+    return r.len;
 }
 
 /* Takes the complete request head p[0, n): queues it and sets up its
@@ -232,6 +266,14 @@ static void feed(hs_conn *c, const char *p, size_t n)
                 }
                 if (n == 0)
                     return;
+                if (reads_framing_only(c)) {
+                    size_t used = take_quick(c, p, n);
+                    if (used) {
+                        p += used;
+                        n -= used;
+                        break;
+                    }
+                }
                 size_t end = hs_block_end(p, n, 0);
                 if (end) {
                     /* The common case: the whole head in this read. */
@@ -271,7 +313,11 @@ static void feed(hs_conn *c, const char *p, size_t n)
                 c->in_scanned = c->in_buf.len;
                 return;
             }
-            size_t used = take_head(c, c->in_buf.p, end);
+            size_t used = 0;
+            if (reads_framing_only(c))
+                used = take_quick(c, c->in_buf.p, end);
+            if (!used)
+                used = take_head(c, c->in_buf.p, end);
             if (!used)
                 return;
             /* Bytes of this read that follow the head go round again. */
@@ -307,9 +353,7 @@ void hs_conn_request_view(const hs_conn *c, const hs_queued_request *q,
                           hs_request_view *v)
 {
     hs_request *rq = &v->rq;
-    memset(rq, 0, sizeof *rq);
-    rq->port = c->port;
-    rq->tls = c->tls;
+    *rq = (hs_request){.port = c->port, .tls = c->tls};
     const char *head = q ? q->head : c->assumed;
     size_t len = q ? q->head_len : c->assumed_len;
     if (!q && !c->assumed)

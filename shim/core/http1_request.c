@@ -10,6 +10,7 @@
  * (RFC 9112 2.2). What a server would frame differently from us, or refuse,
  * is INVALID: the connection then desyncs, which is always safe.
  */
+#include "conn_internal.h"
 #include "http1_util.h"
 
 #include <string.h>
@@ -215,4 +216,346 @@ hs_method_kind hs_method_kind_of(hs_str method)
     if (method.len == 7 && memcmp(method.p, "CONNECT", 7) == 0)
         return HS_METHOD_CONNECT;
     return HS_METHOD_OTHER;
+}
+
+/* ---------------------------------------------------------------------
+ * The quick scan (conn_request.c, when nothing reads the request)
+ *
+ * When the policy reads no request subject and no event names the
+ * request (hs_policy_needs() == 0, no event_requests), the engine needs a
+ * head for three things only: where it ends, whether the method is HEAD,
+ * and how its body is framed. Every byte a server reads passes here, and
+ * the whole per-response budget is ~1,300 instructions (issue 4), so this
+ * looks at each field line's first byte and nothing else of it, unless
+ * that byte could start a framing field.
+ *
+ * One pass classifies the head 64 bytes at a time into a bit mask of its
+ * bytes 0x00..0x0F (SSE2: OR 0x0F, compare with 0x0F), which are CR, LF,
+ * and the NUL, HTAB and other controls that send a head to the careful
+ * parse. Lines are walked by the first byte of each run of such bytes:
+ * it must be the CR of a CRLF or an LF, and the byte after the line end
+ * is the next line's first byte, so every byte of the mask up to the head
+ * end is judged exactly once. A line's first byte is then looked up:
+ *
+ * - CR or LF: the blank line, the head ends.
+ * - c, t or u (any case): it may start Content-Length, Transfer-Encoding
+ *   or Upgrade. If the name is one of those followed by ':', the field
+ *   counts (a plain Content-Length value) or goes careful (the rest); if
+ *   followed by another tchar it is a longer name ("Upgrade-Insecure-
+ *   Requests"); followed by anything else ("Content-Length : 5", obs-text,
+ *   a control) it goes careful, since some server might read it as the
+ *   framing field.
+ * - any other tchar: a field line whose name no server reads as framing;
+ *   nothing more of it is looked at.
+ * - anything else (SP or HTAB: obs-fold, RFC 9112 5.2, which a server may
+ *   join to the line before; ':'; a control; obs-text): careful.
+ *
+ * So the quick scan is lenient in one way only: a field line that starts
+ * with a tchar other than c, t, u and is no valid field line ("Foo Bar:
+ * x", "NoColon") passes here, where hs_request_parse calls the head
+ * INVALID. Such a line cannot frame the body for any server; the server
+ * answers 400 or ignores it, and either way the framing here is the
+ * server's. Everything else agrees with hs_request_parse and
+ * hs_request_body_framing or is left to them: bare CR (some servers end a
+ * line there), NUL, HTAB anywhere, obs-fold, a bad request line (the
+ * HTTP/2 preface included), CONNECT, Transfer-Encoding, Upgrade, a
+ * Content-Length that is not one plain number, the 16 KiB and 256-field
+ * bounds, and incomplete heads (tests/unit/test_request_framing.c and
+ * tests/fuzz/fuzz_request.c compare the two).
+ * --------------------------------------------------------------------- */
+
+#if defined(__SSE2__) && !defined(HS_HTTP1_NO_SIMD)
+#include <emmintrin.h>
+
+/* Bytes 0x00..0x0F of the 16 at p. */
+static inline uint64_t low16(const char *p)
+{
+    __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+    __m128i f = _mm_set1_epi8(0x0f);
+    return (unsigned)_mm_movemask_epi8(
+        _mm_cmpeq_epi8(_mm_or_si128(v, f), f));
+}
+
+/* Bytes of the 16 at p that no request target holds: SP, CTLs, DEL. */
+static inline unsigned bad_target16(const char *p)
+{
+    __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+    __m128i sp = _mm_set1_epi8(' ');
+    __m128i low = _mm_cmpeq_epi8(_mm_max_epu8(v, sp), sp);
+    __m128i del = _mm_cmpeq_epi8(v, _mm_set1_epi8(0x7f));
+    return (unsigned)_mm_movemask_epi8(_mm_or_si128(low, del));
+}
+#else
+static inline uint64_t low16(const char *p)
+{
+    uint64_t m = 0;
+    for (int i = 0; i < 16; i++)
+        m |= (uint64_t)((unsigned char)p[i] <= 0x0f) << i;
+    return m;
+}
+
+static inline unsigned bad_target16(const char *p)
+{
+    unsigned m = 0;
+    for (int i = 0; i < 16; i++)
+        m |= (unsigned)!target_byte((unsigned char)p[i]) << i;
+    return m;
+}
+#endif
+
+static inline __attribute__((always_inline)) uint64_t low64(const char *p)
+{
+    return low16(p) | low16(p + 16) << 16 | low16(p + 32) << 32 |
+           low16(p + 48) << 48;
+}
+
+/* The mask of buf[base .. min(base + 64, len)), len >= 16: bits past len
+ * are 0, and no byte outside buf[0, len) is read (a short window is read
+ * as the bytes that end at len, shifted). */
+static inline __attribute__((always_inline)) uint64_t
+low_window(const char *buf, size_t len, size_t base)
+{
+    size_t have = len - base;
+    if (have >= 64)
+        return low64(buf + base);
+    if (len >= 64)
+        return low64(buf + len - 64) >> (64 - have);
+    /* the whole head is under 64 bytes: base is 0 */
+    uint64_t m = 0;
+    size_t k = 0;
+    for (; k + 16 <= len; k += 16)
+        m |= low16(buf + k) << k;
+    if (k < len)
+        m |= low16(buf + len - 16) >> (16 - (len - k)) << k;
+    return m;
+}
+
+/* Runs of low bytes in the window at base, by their first byte: m is the
+ * window's mask, *carry says the window before ended in a low byte (and
+ * is set for the next). */
+static inline uint64_t run_starts(uint64_t m, uint64_t *carry)
+{
+    uint64_t starts = m & ~(m << 1 | *carry);
+    *carry = m >> 63;
+    return starts;
+}
+
+/* What a line's first byte says (the table below). */
+enum {
+    LINE_CAREFUL = 0,  /* not a tchar: obs-fold, ':', a control, obs-text */
+    LINE_FIELD,        /* a tchar that starts no framing field name */
+    LINE_C,            /* c or C: Content-Length? */
+    LINE_T,            /* t or T: Transfer-Encoding? */
+    LINE_U,            /* u or U: Upgrade? */
+    LINE_END,          /* CR or LF: the blank line */
+};
+
+static const unsigned char line_class[256] = {
+    ['!'] = LINE_FIELD, ['#'] = LINE_FIELD, ['$'] = LINE_FIELD,
+    ['%'] = LINE_FIELD, ['&'] = LINE_FIELD, ['\''] = LINE_FIELD,
+    ['*'] = LINE_FIELD, ['+'] = LINE_FIELD, ['-'] = LINE_FIELD,
+    ['.'] = LINE_FIELD, ['^'] = LINE_FIELD, ['_'] = LINE_FIELD,
+    ['`'] = LINE_FIELD, ['|'] = LINE_FIELD, ['~'] = LINE_FIELD,
+    ['0'] = LINE_FIELD, ['1'] = LINE_FIELD, ['2'] = LINE_FIELD,
+    ['3'] = LINE_FIELD, ['4'] = LINE_FIELD, ['5'] = LINE_FIELD,
+    ['6'] = LINE_FIELD, ['7'] = LINE_FIELD, ['8'] = LINE_FIELD,
+    ['9'] = LINE_FIELD,
+    ['A'] = LINE_FIELD, ['B'] = LINE_FIELD, ['C'] = LINE_C,
+    ['D'] = LINE_FIELD, ['E'] = LINE_FIELD, ['F'] = LINE_FIELD,
+    ['G'] = LINE_FIELD, ['H'] = LINE_FIELD, ['I'] = LINE_FIELD,
+    ['J'] = LINE_FIELD, ['K'] = LINE_FIELD, ['L'] = LINE_FIELD,
+    ['M'] = LINE_FIELD, ['N'] = LINE_FIELD, ['O'] = LINE_FIELD,
+    ['P'] = LINE_FIELD, ['Q'] = LINE_FIELD, ['R'] = LINE_FIELD,
+    ['S'] = LINE_FIELD, ['T'] = LINE_T, ['U'] = LINE_U,
+    ['V'] = LINE_FIELD, ['W'] = LINE_FIELD, ['X'] = LINE_FIELD,
+    ['Y'] = LINE_FIELD, ['Z'] = LINE_FIELD,
+    ['a'] = LINE_FIELD, ['b'] = LINE_FIELD, ['c'] = LINE_C,
+    ['d'] = LINE_FIELD, ['e'] = LINE_FIELD, ['f'] = LINE_FIELD,
+    ['g'] = LINE_FIELD, ['h'] = LINE_FIELD, ['i'] = LINE_FIELD,
+    ['j'] = LINE_FIELD, ['k'] = LINE_FIELD, ['l'] = LINE_FIELD,
+    ['m'] = LINE_FIELD, ['n'] = LINE_FIELD, ['o'] = LINE_FIELD,
+    ['p'] = LINE_FIELD, ['q'] = LINE_FIELD, ['r'] = LINE_FIELD,
+    ['s'] = LINE_FIELD, ['t'] = LINE_T, ['u'] = LINE_U,
+    ['v'] = LINE_FIELD, ['w'] = LINE_FIELD, ['x'] = LINE_FIELD,
+    ['y'] = LINE_FIELD, ['z'] = LINE_FIELD,
+    ['\r'] = LINE_END, ['\n'] = LINE_END,
+};
+
+static inline uint64_t load8(const char *p)
+{
+    uint64_t x;
+    memcpy(&x, p, 8);
+    return x;
+}
+
+static inline uint16_t load2(const char *p)
+{
+    uint16_t x;
+    memcpy(&x, p, 2);
+    return x;
+}
+
+static inline uint32_t load4(const char *p)
+{
+    uint32_t x;
+    memcpy(&x, p, 4);
+    return x;
+}
+
+/* p[0..8) is lit, letters in any case: mask holds 0x20 where lit has a
+ * letter and 0 elsewhere, so a '-' must be a '-' (OR-ing 0x20 would let a
+ * CR pass for it). The literals fold to constants. */
+static inline bool is8(const char *p, const char *lit, const char *mask)
+{
+    return (load8(p) | load8(mask)) == load8(lit);
+}
+
+static inline bool is4(const char *p, const char *lit)
+{
+    return (load4(p) | 0x20202020u) == load4(lit);
+}
+
+#define LETTERS8 "\x20\x20\x20\x20\x20\x20\x20\x20"
+
+#define NO_LENGTH UINT64_MAX
+
+/* A field line p[0, n) (content only) whose first byte is c, t or u
+ * (cls): true when it is some other field, or a Content-Length with one
+ * plain number, noted in *length (NO_LENGTH: none yet). False, for the
+ * careful parse, when it is Transfer-Encoding or Upgrade, another
+ * Content-Length, or one of those names followed by a byte that is
+ * neither ':' nor a tchar ("Content-Length : 5"): some server might read
+ * it as the framing field. */
+static bool framing_line(const char *p, size_t n, unsigned cls,
+                         uint64_t *length)
+{
+    size_t name_len;
+    if (cls == LINE_C) {
+        if (n < 14 || !is8(p, "content-", "\x20\x20\x20\x20\x20\x20\x20\0") ||
+            !is8(p + 6, "t-length", "\x20\0\x20\x20\x20\x20\x20\x20"))
+            return true;
+        name_len = 14;
+    } else if (cls == LINE_T) {
+        if (n < 17 || !is8(p, "transfer", LETTERS8) ||
+            !is8(p + 8, "-encodin", "\0\x20\x20\x20\x20\x20\x20\x20") ||
+            !is8(p + 9, "encoding", LETTERS8))
+            return true;
+        name_len = 17;
+    } else {
+        if (n < 7 || !is4(p, "upgr") || !is4(p + 3, "rade"))
+            return true;
+        name_len = 7;
+    }
+    if (n > name_len && hs_http1_tchar[(unsigned char)p[name_len]])
+        return true; /* a longer name: Upgrade-Insecure-Requests */
+    if (name_len != 14 || n == 14 || p[14] != ':')
+        return false;
+    /* 1 to 18 digits between spaces (HTAB never gets here: it is a low
+     * byte); a list, a sign or nothing is for hs_http1_content_length. */
+    size_t i = 15, digits = 0;
+    uint64_t x = 0;
+    while (i < n && p[i] == ' ')
+        i++;
+    for (unsigned d; i < n && (d = (unsigned char)p[i] - '0') <= 9; i++) {
+        x = x * 10 + d;
+        digits++;
+    }
+    while (i < n && p[i] == ' ')
+        i++;
+    if (i != n || digits - 1 >= 18 || (*length != NO_LENGTH && *length != x))
+        return false;
+    *length = x;
+    return true;
+}
+
+bool hs_request_quick_scan(const char *buf, size_t len, hs_request_quick *q)
+{
+    if (len > HS_MAX_REQUEST_HEAD)
+        len = HS_MAX_REQUEST_HEAD; /* a head must end within the bound */
+    if (len < 16)
+        return false; /* "GET / HTTP/1.1\n\n" is 16: nothing real is shorter */
+    size_t base = 0;
+    uint64_t carry = 0;
+    uint64_t starts = run_starts(low_window(buf, len, 0), &carry);
+
+    /* Request line: method SP target SP "HTTP/1." DIGIT (RFC 9112 3),
+     * exactly as parse_request_line reads it; it ends at the first low
+     * byte, which the loop below checks for CRLF or LF. */
+    if (!starts)
+        return false;
+    size_t at = (size_t)__builtin_ctzll(starts);
+    starts &= starts - 1;
+    if (at < 12 || load8(buf + at - 9) != load8(" HTTP/1.") ||
+        (unsigned)(buf[at - 1] - '0') > 9)
+        return false;
+    size_t mlen = 3;
+    if (load4(buf) != load4("GET ")) {
+        for (mlen = 0; hs_http1_tchar[(unsigned char)buf[mlen]]; mlen++)
+            ;
+        if (mlen == 0 || buf[mlen] != ' ')
+            return false;
+    }
+    q->kind = HS_METHOD_OTHER;
+    if (mlen == 4 && load4(buf) == load4("HEAD"))
+        q->kind = HS_METHOD_HEAD;
+    else if (mlen == 7 && memcmp(buf, "CONNECT", 7) == 0)
+        return false; /* a tunnel: the careful way pauses reading */
+    size_t t = mlen + 1, tend = at - 9;
+    if (t >= tend)
+        return false;
+    for (size_t k = t; k < tend; k += 16) {
+        unsigned bad = k + 16 <= len
+                           ? bad_target16(buf + k)
+                           : bad_target16(buf + len - 16) >> (k + 16 - len);
+        if (tend - k < 16)
+            bad &= (1u << (tend - k)) - 1;
+        if (bad)
+            return false;
+    }
+
+    /* Field lines: `at` is where the line before ended. */
+    uint64_t length = NO_LENGTH;
+    size_t fields = 0, pos;
+    for (;;) {
+        if (at + 2 >= len)
+            return false;
+        if (load2(buf + at) == load2("\r\n"))
+            pos = at + 2;
+        else if (buf[at] == '\n')
+            pos = at + 1;
+        else
+            return false; /* bare CR, NUL, HTAB or another control */
+        unsigned cls = line_class[(unsigned char)buf[pos]];
+        if (cls == LINE_END)
+            break;
+        if (cls == LINE_CAREFUL)
+            return false;
+        while (!starts) {
+            if (len - base <= 64)
+                return false;
+            base += 64;
+            starts = run_starts(low_window(buf, len, base), &carry);
+        }
+        at = base + (size_t)__builtin_ctzll(starts);
+        starts &= starts - 1;
+        fields++;
+        /* If `at` is a low byte that ends no line, the top of the next
+         * round refuses it; until then it bounds the line. */
+        if (cls != LINE_FIELD &&
+            !framing_line(buf + pos, at - pos, cls, &length))
+            return false;
+    }
+    if (fields > HS_MAX_FIELDS)
+        return false;
+    /* The blank line at pos. */
+    if (buf[pos] == '\n') {
+        q->len = pos + 1;
+    } else {
+        if (pos + 1 == len || buf[pos + 1] != '\n')
+            return false;
+        q->len = pos + 2;
+    }
+    q->body.kind = length != NO_LENGTH ? HS_REQ_BODY_LENGTH : HS_REQ_BODY_NONE;
+    q->body.length = length != NO_LENGTH ? length : 0;
+    return true;
 }
