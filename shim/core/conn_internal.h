@@ -140,6 +140,9 @@ typedef struct hs_request_quick {
  * means "ask them" (nothing is refused here). buf starts at the request
  * line (leading empty lines already skipped). */
 bool hs_request_quick_scan(const char *buf, size_t len, hs_request_quick *q);
+/* The same as a CPU without AVX2 runs it (for the tests). */
+bool hs_request_quick_scan_sse2(const char *buf, size_t len,
+                                hs_request_quick *q);
 
 /* conn_request.c */
 const hs_queued_request *hs_conn_front_request(const hs_conn *c);

@@ -80,13 +80,9 @@ const hs_queued_request *hs_conn_front_request(const hs_conn *c)
 
 static void feed(hs_conn *c, const char *p, size_t n);
 
-/* The final response to the front request was committed. After an upgrade
- * or CONNECT request, reading resumes (HTTP goes on) or stops for good
- * (tunnel). */
-void hs_conn_pop_request(hs_conn *c, bool tunnel)
+/* hs_conn_pop_request past its common case. */
+static __attribute__((noinline)) void pop_request(hs_conn *c, bool tunnel)
 {
-    if (c->qlen == 0)
-        return;
     hs_queued_request *q = &c->queue[c->qhead];
     bool was_paused = q->upgrade && c->istate == HS_IN_PAUSED;
     /* The slot is filled afresh when a request is queued in it. */
@@ -110,6 +106,23 @@ void hs_conn_pop_request(hs_conn *c, bool tunnel)
         feed(c, kept.p, kept.len);
         hs_buf_free(&kept);
     }
+}
+
+/* The final response to the front request was committed. After an upgrade
+ * or CONNECT request, reading resumes (HTTP goes on) or stops for good
+ * (tunnel). */
+void hs_conn_pop_request(hs_conn *c, bool tunnel)
+{
+    if (c->qlen == 0)
+        return;
+    const hs_queued_request *q = &c->queue[c->qhead];
+    if (q->head || q->upgrade || tunnel) {
+        pop_request(c, tunnel);
+        return;
+    }
+    /* Every response: nothing kept, and reading goes on as it was. */
+    c->qhead = (c->qhead + 1) % HS_MAX_QUEUED_REQUESTS;
+    c->qlen--;
 }
 
 void hs_conn_free_requests(hs_conn *c)
@@ -333,8 +346,18 @@ static void feed(hs_conn *c, const char *p, size_t n)
 
 void hs_conn_read(hs_conn *c, const void *buf, size_t n)
 {
-    if (c && n)
-        feed(c, buf, n);
+    if (!c || !n)
+        return;
+    /* Every request: a read that starts with a whole plain head (feed
+     * would come to the same take_quick, through more). */
+    if (c->istate == HS_IN_HEAD && !c->in_buf.len && reads_framing_only(c)) {
+        size_t used = take_quick(c, buf, n);
+        if (used == n)
+            return;
+        buf = (const char *)buf + used;
+        n -= used;
+    }
+    feed(c, buf, n);
 }
 
 bool hs_conn_assume_request(hs_conn *c, const char *head, size_t len)
@@ -349,19 +372,13 @@ bool hs_conn_assume_request(hs_conn *c, const char *head, size_t len)
     return true;
 }
 
-void hs_conn_request_view(const hs_conn *c, const hs_queued_request *q,
-                          hs_request_view *v)
+/* hs_conn_request_view for a kept head (or the assumed one). */
+static __attribute__((noinline)) void
+view_of_head(const char *head, size_t len, bool queued, hs_request_view *v)
 {
     hs_request *rq = &v->rq;
-    *rq = (hs_request){.port = c->port, .tls = c->tls};
-    const char *head = q ? q->head : c->assumed;
-    size_t len = q ? q->head_len : c->assumed_len;
-    if (!q && !c->assumed)
-        return;
-    if (!head || hs_request_parse(head, len, &v->head) != HS_REQUEST_OK) {
-        /* Known request, details not kept: only the method kind matters
-         * (the policy reads no request subject). */
-        rq->has_request = q != NULL;
+    if (hs_request_parse(head, len, &v->head) != HS_REQUEST_OK) {
+        rq->has_request = queued;
         return;
     }
     rq->has_request = true;
@@ -382,4 +399,18 @@ void hs_conn_request_view(const hs_conn *c, const hs_queued_request *q,
             break;
         }
     }
+}
+
+void hs_conn_request_view(const hs_conn *c, const hs_queued_request *q,
+                          hs_request_view *v)
+{
+    v->rq = (hs_request){.port = c->port, .tls = c->tls};
+    const char *head = q ? q->head : c->assumed;
+    if (head) {
+        view_of_head(head, q ? q->head_len : c->assumed_len, q != NULL, v);
+        return;
+    }
+    /* A known request whose details were not kept: only the method kind
+     * matters (the policy reads no request subject). */
+    v->rq.has_request = q != NULL;
 }

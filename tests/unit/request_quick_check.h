@@ -84,10 +84,16 @@ static const char *rq_compare(const hs_request_quick *q,
 static const char *rq_check(const char *buf, size_t len, bool *took)
 {
     static hs_request_head r; /* large: not on the stack */
-    hs_request_quick q;
+    hs_request_quick q, q2;
     bool quick = hs_request_quick_scan(buf, len, &q);
     if (took)
         *took = quick;
+    /* What this CPU runs (AVX2 or not) and the SSE2 build agree. */
+    if (hs_request_quick_scan_sse2(buf, len, &q2) != quick ||
+        (quick && (q2.len != q.len || q2.kind != q.kind ||
+                   q2.body.kind != q.body.kind ||
+                   q2.body.length != q.body.length)))
+        return "the SSE2 scan and the dispatched one disagree";
     if (!quick)
         return NULL;
     if (q.len == 0 || q.len > len || q.len > HS_MAX_REQUEST_HEAD)
