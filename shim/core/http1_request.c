@@ -573,19 +573,26 @@ framing_line(const char *p, size_t n, unsigned cls)
         starts &= starts - 1;                                                \
     } while (0)
 
+/* Shorter heads go careful ("GET / HTTP/1.1\n\n" is 16 bytes: nothing
+ * real is that short), so that the SIMD loads of 16 bytes fit in buf. */
+#define QUICK_MIN_HEAD 18
+
 static inline __attribute__((always_inline)) bool
 quick_scan(const char *buf, size_t len, hs_request_quick *q,
            low64_fn *low64_of)
 {
+    /* The verdict depends on the head's bytes only, never on what
+     * follows it in buf: the engine scans a head from a read that may
+     * hold more, or from its buffer of exactly the head (reads cut
+     * anywhere must frame alike). */
     if (len > HS_MAX_REQUEST_HEAD)
         len = HS_MAX_REQUEST_HEAD; /* a head must end within the bound */
-    if (len < 18)
-        return false; /* "GET / HTTP/1.1\n\n" is 16: nothing real is shorter */
-    /* Runs are looked for in buf[0, len - 2) only: a line ending there
-     * leaves room for its LF and the next line's first byte, so no round
-     * below needs a bounds check. (An LF-only head whose blank line is the
-     * last byte of buf goes careful; CRLF heads do not reach that far.) */
-    size_t scan = len - 2, base = 0;
+    if (len < QUICK_MIN_HEAD)
+        return false;
+    /* Runs are looked for in buf[0, len - 1) only: a line ending there
+     * leaves room for its LF, so only a CRLF line end needs a bounds
+     * check for the next line's first byte. */
+    size_t scan = len - 1, base = 0;
     uint64_t carry = 0;
     uint64_t starts = run_starts(low_window(buf, scan, 0, low64_of), &carry);
 
@@ -627,9 +634,11 @@ quick_scan(const char *buf, size_t len, hs_request_quick *q,
     uint64_t length = NO_LENGTH;
     size_t fields = 0, pos;
     for (;;) {
-        if (load2(buf + at) == load2("\r\n"))
+        if (load2(buf + at) == load2("\r\n")) {
             pos = at + 2;
-        else if (buf[at] == '\n')
+            if (pos == len)
+                return false;
+        } else if (buf[at] == '\n')
             pos = at + 1;
         else
             return false; /* bare CR, NUL, HTAB or another control */
@@ -664,6 +673,8 @@ quick_scan(const char *buf, size_t len, hs_request_quick *q,
             return false;
         q->len = pos + 2;
     }
+    if (q->len < QUICK_MIN_HEAD)
+        return false; /* as if buf held only the head */
     q->body.kind = length != NO_LENGTH ? HS_REQ_BODY_LENGTH : HS_REQ_BODY_NONE;
     q->body.length = length != NO_LENGTH ? length : 0;
     return true;
