@@ -465,11 +465,6 @@ static inline bool is8(const char *p, const char *lit, const char *mask)
     return (load8(p) | load8(mask)) == load8(lit);
 }
 
-static inline bool is4(const char *p, const char *lit)
-{
-    return (load4(p) | 0x20202020u) == load4(lit);
-}
-
 #define LETTERS8 "\x20\x20\x20\x20\x20\x20\x20\x20"
 
 #define NO_LENGTH UINT64_MAX
