@@ -333,19 +333,23 @@ low64_avx2(const char *p)
     return lo | hi << 32;
 }
 
-static bool cpu_has_avx2(void)
+static atomic_int avx2_known; /* 0: not asked yet, 1: no, 2: yes */
+
+static __attribute__((noinline, cold)) int ask_cpu_for_avx2(void)
 {
-    static atomic_int known; /* 0: not asked yet, 1: no, 2: yes */
-    int k = atomic_load_explicit(&known, memory_order_relaxed);
-    if (k == 0) {
-        /* Also before the constructors that set up __cpu_model. */
-        __builtin_cpu_init();
-        k = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("bmi")
+    /* Also before the constructors that set up __cpu_model. */
+    __builtin_cpu_init();
+    int k = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("bmi")
                 ? 2
                 : 1;
-        atomic_store_explicit(&known, k, memory_order_relaxed);
-    }
-    return k == 2;
+    atomic_store_explicit(&avx2_known, k, memory_order_relaxed);
+    return k;
+}
+
+static inline bool cpu_has_avx2(void)
+{
+    int k = atomic_load_explicit(&avx2_known, memory_order_relaxed);
+    return (k ? k : ask_cpu_for_avx2()) == 2;
 }
 #endif
 
@@ -629,7 +633,7 @@ quick_scan(const char *buf, size_t len, hs_request_quick *q,
     uint64_t length = NO_LENGTH;
     size_t fields = 0, pos;
     for (;;) {
-        if (load2(buf + at) == load2("\r\n")) {
+        if (__builtin_expect(load2(buf + at) == load2("\r\n"), 1)) {
             pos = at + 2;
             if (pos == len)
                 return false;
