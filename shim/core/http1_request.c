@@ -575,11 +575,15 @@ framing_line(const char *p, size_t n, unsigned cls)
 #define NEXT_RUN_OR_GIVE_UP(at)                                              \
     do {                                                                     \
         while (!starts) {                                                    \
-            if (scan - base <= 64)                                           \
-                return false;                                                \
             base += 64;                                                      \
-            starts = run_starts(low_window(buf, scan, base, low64_of),       \
-                                &carry);                                     \
+            uint64_t m_;                                                     \
+            if (base + 64 <= scan)                                           \
+                m_ = low64_of(buf + base);                                   \
+            else if (base < scan) /* the last window; scan > 64 */           \
+                m_ = low64_of(buf + scan - 64) >> (64 - (scan - base));      \
+            else                                                             \
+                return false;                                                \
+            starts = run_starts(m_, &carry);                                 \
         }                                                                    \
         (at) = base + (size_t)__builtin_ctzll(starts);                       \
         starts &= starts - 1;                                                \
