@@ -510,8 +510,7 @@ static bool framing_name_rest(const char *p, unsigned cls)
  * Transfer-Encoding, Upgrade, a Content-Length that is not one plain
  * number, and a framing name followed by a byte that is neither ':' nor
  * a tchar ("Content-Length : 5": some server might read it as the field). */
-static __attribute__((noinline)) uint64_t
-framing_line_rest(const char *p, size_t n, unsigned cls)
+static uint64_t framing_line_rest(const char *p, size_t n, unsigned cls)
 {
     static const unsigned char name_len[] = {[LINE_C] = 14, [LINE_T] = 17,
                                              [LINE_U] = 7};
@@ -535,35 +534,42 @@ framing_line_rest(const char *p, size_t n, unsigned cls)
     return i == n && digits - 1 < 18 ? x : LINE_GO_CAREFUL;
 }
 
-/* A field line p[0, n) (content only; 2 more bytes follow it in the
- * buffer) whose first byte is c, t or u (cls): a Content-Length value,
- * LINE_OTHER_FIELD or LINE_GO_CAREFUL. Most such lines (Cookie,
- * Connection, User-Agent, Cache-Control) differ from the framing names in
- * their first 8 bytes, which are compared here at once. */
-static inline __attribute__((always_inline)) uint64_t
+/* The first 8 bytes of each framing field name, letters OR-ed with
+ * 0x20; Upgrade's 8th byte is ignored (its and-mask byte is 0). */
+static const uint64_t name8[] = {
+    [LINE_C] = 0x2d746e65746e6f63ull,  /* "content-" */
+    [LINE_T] = 0x726566736e617274ull,  /* "transfer" */
+    [LINE_U] = 0x0065646172677075ull,  /* "upgrade" */
+};
+static const uint64_t name8_or[] = {
+    [LINE_C] = 0x0020202020202020ull,
+    [LINE_T] = 0x2020202020202020ull,
+    [LINE_U] = 0x0020202020202020ull,
+};
+static const uint64_t name8_and[] = {
+    [LINE_C] = UINT64_MAX,
+    [LINE_T] = UINT64_MAX,
+    [LINE_U] = 0x00ffffffffffffffull,
+};
+
+/* Whether the 8 bytes at p (a line whose first byte is c, t or u: cls)
+ * may start a framing field name. Most such lines (Cookie, Connection,
+ * User-Agent, Cache-Control) differ in them, and need no more. The bytes
+ * may reach past a short line: a CR or LF never passes for a letter or
+ * '-' here, so a "no" is always right. */
+static inline bool may_name_framing(const char *p, unsigned cls)
+{
+    return ((load8_le(p) | name8_or[cls]) & name8_and[cls]) == name8[cls];
+}
+
+/* A field line p[0, n) (content only) whose first byte is c, t or u
+ * (cls): a Content-Length value, LINE_OTHER_FIELD or LINE_GO_CAREFUL. */
+static __attribute__((noinline)) uint64_t
 framing_line(const char *p, size_t n, unsigned cls)
 {
     static const unsigned char min_len[] = {[LINE_C] = 14, [LINE_T] = 17,
                                             [LINE_U] = 7};
-    /* the name's first 8 bytes, letters OR-ed with 0x20; Upgrade's 8th
-     * byte is ignored (its and-mask byte is 0) */
-    static const uint64_t lit[] = {
-        [LINE_C] = 0x2d746e65746e6f63ull,  /* "content-" */
-        [LINE_T] = 0x726566736e617274ull,  /* "transfer" */
-        [LINE_U] = 0x0065646172677075ull,  /* "upgrade" */
-    };
-    static const uint64_t or_mask[] = {
-        [LINE_C] = 0x0020202020202020ull,
-        [LINE_T] = 0x2020202020202020ull,
-        [LINE_U] = 0x0020202020202020ull,
-    };
-    static const uint64_t and_mask[] = {
-        [LINE_C] = UINT64_MAX,
-        [LINE_T] = UINT64_MAX,
-        [LINE_U] = 0x00ffffffffffffffull,
-    };
-    if (n < min_len[cls] ||
-        ((load8_le(p) | or_mask[cls]) & and_mask[cls]) != lit[cls])
+    if (n < min_len[cls] || !may_name_framing(p, cls))
         return LINE_OTHER_FIELD;
     return framing_line_rest(p, n, cls);
 }
@@ -605,10 +611,12 @@ quick_scan(const char *buf, size_t len, hs_request_quick *q,
         len = HS_MAX_REQUEST_HEAD; /* a head must end within the bound */
     if (len < QUICK_MIN_HEAD)
         return false;
-    /* Runs are looked for in buf[0, len - 1) only: a line ending there
-     * leaves room for its LF, so only a CRLF line end needs a bounds
-     * check for the next line's first byte. */
-    size_t scan = len - 1, base = 0;
+    /* Runs are looked for in buf[0, scan) only, so that the byte after a
+     * line end is in buf: before len - 1 (room for an LF line end's next
+     * byte), and before len - 2 when buf[len - 2] is a CR (a CRLF there
+     * would end a line at the end of buf: the head is incomplete either
+     * way, and a head's blank line is never a run's first byte). */
+    size_t scan = len - 1 - (buf[len - 2] == '\r'), base = 0;
     uint64_t carry = 0;
     uint64_t starts = run_starts(low_window(buf, scan, 0, low64_of), &carry);
 
@@ -650,11 +658,9 @@ quick_scan(const char *buf, size_t len, hs_request_quick *q,
     uint64_t length = NO_LENGTH;
     size_t fields = 0, pos;
     for (;;) {
-        if (__builtin_expect(load2(buf + at) == load2("\r\n"), 1)) {
+        if (__builtin_expect(load2(buf + at) == load2("\r\n"), 1))
             pos = at + 2;
-            if (pos == len)
-                return false;
-        } else if (buf[at] == '\n')
+        else if (buf[at] == '\n')
             pos = at + 1;
         else
             return false; /* bare CR, NUL, HTAB or another control */
@@ -664,20 +670,23 @@ quick_scan(const char *buf, size_t len, hs_request_quick *q,
                 break;
             if (cls == LINE_CAREFUL)
                 return false;
+            if (pos + 8 > len || may_name_framing(buf + pos, cls)) {
+                NEXT_RUN_OR_GIVE_UP(at);
+                fields++;
+                /* If `at` is a low byte that ends no line, the next round
+                 * refuses it; until then it bounds the line. */
+                uint64_t v = framing_line(buf + pos, at - pos, cls);
+                if (v != LINE_OTHER_FIELD) {
+                    if (v == LINE_GO_CAREFUL ||
+                        (length != NO_LENGTH && length != v))
+                        return false;
+                    length = v;
+                }
+                continue;
+            }
         }
         NEXT_RUN_OR_GIVE_UP(at);
         fields++;
-        if (__builtin_expect(cls != LINE_FIELD, 0)) {
-            /* If `at` is a low byte that ends no line, the next round
-             * refuses it; until then it bounds the line. */
-            uint64_t v = framing_line(buf + pos, at - pos, cls);
-            if (v != LINE_OTHER_FIELD) {
-                if (v == LINE_GO_CAREFUL ||
-                    (length != NO_LENGTH && length != v))
-                    return false;
-                length = v;
-            }
-        }
     }
     if (fields > HS_MAX_FIELDS)
         return false;
