@@ -350,6 +350,31 @@ START_TEST(engine_both_ways)
 }
 END_TEST
 
+/* The quick scan's one leniency, pinned: mid-connection, a field line that
+ * is no valid field line and names no framing field desyncs the careful
+ * way (events carry the request) and not the quick way, which frames the
+ * pipelined HEAD after it and rewrites every response. */
+START_TEST(engine_lenient_line)
+{
+    static const char req[] = "GET /0 HTTP/1.1\r\nHost: a\r\n\r\n"
+                              "GET /1 HTTP/1.1\r\nHost: a\r\nFoo Bar: 1\r\n\r\n"
+                              "HEAD /2 HTTP/1.1\r\nHost: a\r\n\r\n";
+    static const char resp[] =
+        OK2 OK2 "HTTP/1.1 200 OK\r\nServer: s\r\nContent-Length: 5\r\n\r\n";
+    hs_buf wq = {0}, wc = {0};
+    char kq[128], kc[128];
+    run_engine(true, req, sizeof req - 1, 0, resp, &wq, kq, sizeof kq);
+    run_engine(false, req, sizeof req - 1, 0, resp, &wc, kc, sizeof kc);
+    char desync = (char)('0' + HS_EVENT_DESYNC);
+    ck_assert_msg(strchr(kq, desync) == NULL, "quick: [%s]", kq);
+    ck_assert_msg(strchr(kc, desync) != NULL, "careful: [%s]", kc);
+    /* Quick: every response rewritten (Server removed). */
+    ck_assert_ptr_null(memmem(wq.p, wq.len, "Server:", 7));
+    hs_buf_free(&wq);
+    hs_buf_free(&wc);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("request_framing");
@@ -364,6 +389,7 @@ static Suite *suite(void)
     tcase_add_test(t, quick_mutations);
     tcase_add_loop_test(t, engine_both_ways, 0,
                         (int)(sizeof streams / sizeof *streams));
+    tcase_add_test(t, engine_lenient_line);
     suite_add_tcase(s, t);
     return s;
 }
