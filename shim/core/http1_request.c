@@ -377,13 +377,14 @@ low_window(const char *buf, size_t len, size_t base, low64_fn *low64_of)
         return low64_of(buf + base);
     if (len >= 64)
         return low64_of(buf + len - 64) >> (64 - have);
-    /* the whole head is under 64 bytes: base is 0 */
-    uint64_t m = 0;
-    size_t k = 0;
-    for (; k + 16 <= len; k += 16)
-        m |= low16(buf + k) << k;
-    if (k < len)
-        m |= low16(buf + len - 16) >> (16 - (len - k)) << k;
+    /* buf is under 64 bytes (base is 0): 16-byte chunks from the start
+     * and the 16 bytes that end at len (which may overlap them: the same
+     * bytes give the same bits). */
+    uint64_t m = low16(buf) | low16(buf + len - 16) << (len - 16);
+    if (len > 32)
+        m |= low16(buf + 16) << 16;
+    if (len > 48)
+        m |= low16(buf + 32) << 32;
     return m;
 }
 
