@@ -267,14 +267,14 @@ hs_method_kind hs_method_kind_of(hs_str method)
  *
  * Cost (valgrind --tool=callgrind, bench_engine's request cases, which
  * read a request, take its view and pop it; gcc 12 -O2): the whole
- * request side ~360 instructions for wrk's 43-byte request and ~1,000 for
+ * request side ~340 instructions for wrk's 43-byte request and ~910 for
  * the 751-byte, 15-field browser request of bench/servers (the careful
- * parse: ~1,090 and ~5,590). The scan itself is ~200 and ~830 with AVX2:
- * ~170 fixed (request line, set-up), ~20 per 64-byte window and ~18 per
- * field line; SSE2 alone costs ~170 more on the browser request. That is
- * still above the ~500 hoped for: the classification alone is a few
- * instructions per 32 bytes, and each line needs its end found and
- * checked and its first byte looked up.
+ * parse: ~1,090 and ~5,590). The scan itself is ~190 (SSE2: one window)
+ * and ~760 (AVX2): ~170 fixed (request line, set-up), ~20 per 64-byte
+ * window and ~20 per field line; SSE2 alone costs ~180 more on the
+ * browser request. That is still above the ~500 hoped for: classifying
+ * takes a few instructions per 32 bytes, and each line needs its end
+ * found and checked and its first byte looked up.
  * --------------------------------------------------------------------- */
 
 #if defined(__SSE2__) && !defined(HS_HTTP1_NO_SIMD)
