@@ -78,7 +78,7 @@ const hs_queued_request *hs_conn_front_request(const hs_conn *c)
     return c->qlen ? &c->queue[c->qhead] : NULL;
 }
 
-static void feed(hs_conn *c, const char *p, size_t n);
+static void feed(hs_conn *c, const char *p, size_t n, bool quick_declined);
 
 /* hs_conn_pop_request past its common case. */
 static __attribute__((noinline)) void pop_request(hs_conn *c, bool tunnel)
@@ -103,7 +103,7 @@ static __attribute__((noinline)) void pop_request(hs_conn *c, bool tunnel)
         c->in_buf = (hs_buf){0};
         c->in_scanned = 0;
         c->istate = HS_IN_HEAD;
-        feed(c, kept.p, kept.len);
+        feed(c, kept.p, kept.len, false);
         hs_buf_free(&kept);
     }
 }
@@ -233,7 +233,9 @@ static size_t take_head(hs_conn *c, const char *p, size_t n)
     return r.len;
 }
 
-static void feed(hs_conn *c, const char *p, size_t n)
+/* quick_declined: the quick scan already said no to the head at p (so
+ * that a head it declines is not scanned twice). */
+static void feed(hs_conn *c, const char *p, size_t n, bool quick_declined)
 {
     while (n > 0) {
         switch (c->istate) {
@@ -276,10 +278,11 @@ static void feed(hs_conn *c, const char *p, size_t n)
                 while (n > 0 && (*p == '\r' || *p == '\n')) {
                     p++;
                     n--;
+                    quick_declined = false; /* it saw them, not the head */
                 }
                 if (n == 0)
                     return;
-                if (reads_framing_only(c)) {
+                if (reads_framing_only(c) && !quick_declined) {
                     size_t used = take_quick(c, p, n);
                     if (used) {
                         p += used;
@@ -287,6 +290,7 @@ static void feed(hs_conn *c, const char *p, size_t n)
                         break;
                     }
                 }
+                quick_declined = false; /* it spoke of this head only */
                 size_t end = hs_block_end(p, n, 0);
                 if (end) {
                     /* The common case: the whole head in this read. */
@@ -350,14 +354,16 @@ void hs_conn_read(hs_conn *c, const void *buf, size_t n)
         return;
     /* Every request: a read that starts with a whole plain head (feed
      * would come to the same take_quick, through more). */
+    bool declined = false;
     if (c->istate == HS_IN_HEAD && !c->in_buf.len && reads_framing_only(c)) {
         size_t used = take_quick(c, buf, n);
         if (used == n)
             return;
         buf = (const char *)buf + used;
         n -= used;
+        declined = used == 0;
     }
-    feed(c, buf, n);
+    feed(c, buf, n, declined);
 }
 
 bool hs_conn_assume_request(hs_conn *c, const char *head, size_t len)
