@@ -12,6 +12,11 @@
  * is one writev of a body buffer. The engine only counts body bytes, so the
  * cost must not depend on the buffer's size (1 KiB vs 1 MiB).
  *
+ * "request" cases: the request side alone, as every response pays it:
+ * hs_conn_read of one request (bench/servers/request-wrk.txt and
+ * request-browser.txt, CRLF), the request view a response takes, and the
+ * pop when the response is committed (engine internals, conn_internal.h).
+ *
  * "passthrough": a connection that gave up on HTTP (not a response stream);
  * each item is one writev. "baseline": the same call made straight to the
  * sink; the engine's own cost is a case's figure minus this one.
@@ -24,6 +29,7 @@
 #include <time.h>
 
 #include "headershim.h"
+#include "conn_internal.h"
 
 #define BATCHES 31
 #define PER_BATCH 2000
@@ -63,6 +69,29 @@ static const char browser_request[] =
     "Connection: keep-alive\r\n"
     "\r\n";
 
+/* bench/servers/request-wrk.txt and request-browser.txt with @PATH@ =
+ * /api.json and CRLF line ends (43 and 751 bytes). */
+static const char wrk_request[] =
+    "GET /api.json HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+
+static const char servers_browser_request[] =
+    "GET /api.json HTTP/1.1\r\n"
+    "Host: shop.example.test\r\n"
+    "Connection: keep-alive\r\n"
+    "sec-ch-ua: \"Chromium\";v=\"130\", \"Google Chrome\";v=\"130\", \"Not?A_Brand\";v=\"99\"\r\n"
+    "sec-ch-ua-mobile: ?0\r\n"
+    "sec-ch-ua-platform: \"Linux\"\r\n"
+    "User-Agent: Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0.0.0 Safari/537.36\r\n"
+    "Accept: text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,image/apng,*/*;q=0.8\r\n"
+    "Sec-Fetch-Site: same-origin\r\n"
+    "Sec-Fetch-Mode: navigate\r\n"
+    "Sec-Fetch-Dest: document\r\n"
+    "Referer: http://shop.example.test/account\r\n"
+    "Accept-Encoding: gzip, deflate, br, zstd\r\n"
+    "Accept-Language: en-GB,en;q=0.9,de;q=0.8\r\n"
+    "Cookie: session=7f3c9a1e5b2d4c6e8f0a1b3c5d7e9f2a; csrftoken=Qm9vZ2llV29vZ2llQm9vZ2ll; _ga=GA1.1.123456789.1732860000\r\n"
+    "\r\n";
+
 static const char json_head[] =
     "HTTP/1.1 200 OK\r\n"
     "Server: nginx/1.22.1\r\n"
@@ -95,7 +124,7 @@ typedef struct bench_case {
     const char *request;     /* response cases */
     const char *head;
     size_t body_len;
-    enum { RESPONSE, BODY, PASSTHROUGH, BASELINE } kind;
+    enum { RESPONSE, REQUEST, BODY, PASSTHROUGH, BASELINE } kind;
 } bench_case;
 
 static const bench_case cases[] = {
@@ -103,6 +132,8 @@ static const bench_case cases[] = {
     {"engine/response-html-auto", "auto", small_request, html_head, 500, RESPONSE},
     {"engine/response-json-api", "api", small_request, json_head, 200, RESPONSE},
     {"engine/response-json-auto-700B-req", "auto", browser_request, json_head, 200, RESPONSE},
+    {"engine/request-wrk-auto", "auto", wrk_request, NULL, 0, REQUEST},
+    {"engine/request-browser-auto", "auto", servers_browser_request, NULL, 0, REQUEST},
     {"engine/body-call-1KiB", "auto", NULL, NULL, 1024, BODY},
     {"engine/body-call-1MiB", "auto", NULL, NULL, 1 << 20, BODY},
     {"engine/passthrough-call-1KiB", "auto", NULL, NULL, 1024, PASSTHROUGH},
@@ -153,6 +184,15 @@ static void fixture_close(fixture *f)
 
 static size_t run_once(fixture *f, const bench_case *bc)
 {
+    if (bc->kind == REQUEST) {
+        static hs_request_view view;
+        size_t n = bc->request == wrk_request ? sizeof wrk_request - 1
+                                              : sizeof servers_browser_request - 1;
+        hs_conn_read(f->conn, bc->request, n);
+        hs_conn_request_view(f->conn, hs_conn_front_request(f->conn), &view);
+        hs_conn_pop_request(f->conn, false);
+        return n;
+    }
     if (bc->kind == RESPONSE) {
         hs_conn_read(f->conn, bc->request, strlen(bc->request));
         struct iovec v[2] = {{(void *)bc->head, strlen(bc->head)},
@@ -184,7 +224,8 @@ int main(int argc, char **argv)
         for (size_t i = 0; i < NCASES; i++) {
             size_t in = cases[i].kind == RESPONSE
                             ? strlen(cases[i].head) + cases[i].body_len
-                            : cases[i].body_len;
+                        : cases[i].kind == REQUEST ? strlen(cases[i].request)
+                                                   : cases[i].body_len;
             printf("%s %zu %zu\n", cases[i].id, in, in);
         }
         return 0;

@@ -135,6 +135,23 @@ void hs_conn_emit(hs_conn *c, hs_event_kind kind, const char *why,
 bool hs_conn_release_held(hs_conn *c);
 void hs_conn_held_account(hs_conn *c, size_t before, size_t after);
 
+/* http1_request.c: a head as the engine needs it when nothing reads the
+ * request (see "The quick scan" there). */
+typedef struct hs_request_quick {
+    size_t len;              /* the head, blank line included */
+    hs_method_kind kind;     /* HS_METHOD_HEAD or HS_METHOD_OTHER */
+    hs_request_body body;    /* none, or a Content-Length */
+} hs_request_quick;
+
+/* True when buf[0..len) starts with a complete head that a plain scan
+ * frames as hs_request_parse and hs_request_body_framing would; false
+ * means "ask them" (nothing is refused here). buf starts at the request
+ * line (leading empty lines already skipped). */
+bool hs_request_quick_scan(const char *buf, size_t len, hs_request_quick *q);
+/* The same as a CPU without AVX2 runs it (for the tests). */
+bool hs_request_quick_scan_sse2(const char *buf, size_t len,
+                                hs_request_quick *q);
+
 /* conn_request.c */
 const hs_queued_request *hs_conn_front_request(const hs_conn *c);
 void hs_conn_pop_request(hs_conn *c, bool tunnel);

@@ -78,19 +78,18 @@ const hs_queued_request *hs_conn_front_request(const hs_conn *c)
     return c->qlen ? &c->queue[c->qhead] : NULL;
 }
 
-static void feed(hs_conn *c, const char *p, size_t n);
+static void feed(hs_conn *c, const char *p, size_t n, bool quick_declined);
 
-/* The final response to the front request was committed. After an upgrade
- * or CONNECT request, reading resumes (HTTP goes on) or stops for good
- * (tunnel). */
-void hs_conn_pop_request(hs_conn *c, bool tunnel)
+/* hs_conn_pop_request past its common case. */
+static __attribute__((noinline)) void pop_request(hs_conn *c, bool tunnel)
 {
-    if (c->qlen == 0)
-        return;
     hs_queued_request *q = &c->queue[c->qhead];
     bool was_paused = q->upgrade && c->istate == HS_IN_PAUSED;
-    free(q->head);
-    memset(q, 0, sizeof *q);
+    /* The slot is filled afresh when a request is queued in it. */
+    if (q->head) {
+        free(q->head);
+        q->head = NULL;
+    }
     c->qhead = (c->qhead + 1) % HS_MAX_QUEUED_REQUESTS;
     c->qlen--;
     if (tunnel) {
@@ -104,9 +103,26 @@ void hs_conn_pop_request(hs_conn *c, bool tunnel)
         c->in_buf = (hs_buf){0};
         c->in_scanned = 0;
         c->istate = HS_IN_HEAD;
-        feed(c, kept.p, kept.len);
+        feed(c, kept.p, kept.len, false);
         hs_buf_free(&kept);
     }
+}
+
+/* The final response to the front request was committed. After an upgrade
+ * or CONNECT request, reading resumes (HTTP goes on) or stops for good
+ * (tunnel). */
+void hs_conn_pop_request(hs_conn *c, bool tunnel)
+{
+    if (c->qlen == 0)
+        return;
+    const hs_queued_request *q = &c->queue[c->qhead];
+    if (q->head || q->upgrade || tunnel) {
+        pop_request(c, tunnel);
+        return;
+    }
+    /* Every response: nothing kept, and reading goes on as it was. */
+    c->qhead = (c->qhead + 1) % HS_MAX_QUEUED_REQUESTS;
+    c->qlen--;
 }
 
 void hs_conn_free_requests(hs_conn *c)
@@ -141,6 +157,37 @@ static void not_a_request(hs_conn *c, hs_request_status st)
     if (c->fr.ostate == HS_OUT_HEADER && c->responses == 0 && !c->held.len)
         c->fr.ostate = HS_OUT_PASSTHROUGH;
     hs_buf_free(&c->in_buf);
+}
+
+/* Whether heads may go by the quick scan: nothing reads them but the
+ * framing (the policy reads no request subject, no event names the
+ * request), so nothing of them is kept. */
+static inline bool reads_framing_only(const hs_conn *c)
+{
+    return c->needs == 0 && !c->cfg->event_requests;
+}
+
+/* The quick way (http1_request.c, "The quick scan"): a complete, plain
+ * head at the start of p[0, n) is queued with no copy and its body set up.
+ * Returns the head's length, or 0 to go the careful way (nothing was
+ * changed): anything unusual, an incomplete head, a full queue. */
+static size_t take_quick(hs_conn *c, const char *p, size_t n)
+{
+    hs_request_quick r;
+    if (c->qlen == HS_MAX_QUEUED_REQUESTS || !hs_request_quick_scan(p, n, &r))
+        return 0;
+    hs_queued_request *q =
+        &c->queue[(c->qhead + c->qlen) % HS_MAX_QUEUED_REQUESTS];
+    q->kind = r.kind;
+    q->upgrade = false;
+    q->head = NULL;
+    q->head_len = 0;
+    c->qlen++;
+    if (r.body.length) {
+        c->istate = HS_IN_BODY_LENGTH;
+        c->in_body_left = r.body.length;
+    }
+    return r.len;
 }
 
 /* Takes the complete request head p[0, n): queues it and sets up its
@@ -186,7 +233,9 @@ static size_t take_head(hs_conn *c, const char *p, size_t n)
     return r.len;
 }
 
-static void feed(hs_conn *c, const char *p, size_t n)
+/* quick_declined: the quick scan already said no to the head at p (so
+ * that a head it declines is not scanned twice). */
+static void feed(hs_conn *c, const char *p, size_t n, bool quick_declined)
 {
     while (n > 0) {
         switch (c->istate) {
@@ -229,9 +278,19 @@ static void feed(hs_conn *c, const char *p, size_t n)
                 while (n > 0 && (*p == '\r' || *p == '\n')) {
                     p++;
                     n--;
+                    quick_declined = false; /* it saw them, not the head */
                 }
                 if (n == 0)
                     return;
+                if (reads_framing_only(c) && !quick_declined) {
+                    size_t used = take_quick(c, p, n);
+                    if (used) {
+                        p += used;
+                        n -= used;
+                        break;
+                    }
+                }
+                quick_declined = false; /* it spoke of this head only */
                 size_t end = hs_block_end(p, n, 0);
                 if (end) {
                     /* The common case: the whole head in this read. */
@@ -271,7 +330,11 @@ static void feed(hs_conn *c, const char *p, size_t n)
                 c->in_scanned = c->in_buf.len;
                 return;
             }
-            size_t used = take_head(c, c->in_buf.p, end);
+            size_t used = 0;
+            if (reads_framing_only(c))
+                used = take_quick(c, c->in_buf.p, end);
+            if (!used)
+                used = take_head(c, c->in_buf.p, end);
             if (!used)
                 return;
             /* Bytes of this read that follow the head go round again. */
@@ -287,8 +350,20 @@ static void feed(hs_conn *c, const char *p, size_t n)
 
 void hs_conn_read(hs_conn *c, const void *buf, size_t n)
 {
-    if (c && n)
-        feed(c, buf, n);
+    if (!c || !n)
+        return;
+    /* Every request: a read that starts with a whole plain head (feed
+     * would come to the same take_quick, through more). */
+    bool declined = false;
+    if (c->istate == HS_IN_HEAD && !c->in_buf.len && reads_framing_only(c)) {
+        size_t used = take_quick(c, buf, n);
+        if (used == n)
+            return;
+        buf = (const char *)buf + used;
+        n -= used;
+        declined = used == 0;
+    }
+    feed(c, buf, n, declined);
 }
 
 bool hs_conn_assume_request(hs_conn *c, const char *head, size_t len)
@@ -303,21 +378,13 @@ bool hs_conn_assume_request(hs_conn *c, const char *head, size_t len)
     return true;
 }
 
-void hs_conn_request_view(const hs_conn *c, const hs_queued_request *q,
-                          hs_request_view *v)
+/* hs_conn_request_view for a kept head (or the assumed one). */
+static __attribute__((noinline)) void
+view_of_head(const char *head, size_t len, bool queued, hs_request_view *v)
 {
     hs_request *rq = &v->rq;
-    memset(rq, 0, sizeof *rq);
-    rq->port = c->port;
-    rq->tls = c->tls;
-    const char *head = q ? q->head : c->assumed;
-    size_t len = q ? q->head_len : c->assumed_len;
-    if (!q && !c->assumed)
-        return;
-    if (!head || hs_request_parse(head, len, &v->head) != HS_REQUEST_OK) {
-        /* Known request, details not kept: only the method kind matters
-         * (the policy reads no request subject). */
-        rq->has_request = q != NULL;
+    if (hs_request_parse(head, len, &v->head) != HS_REQUEST_OK) {
+        rq->has_request = queued;
         return;
     }
     rq->has_request = true;
@@ -338,4 +405,18 @@ void hs_conn_request_view(const hs_conn *c, const hs_queued_request *q,
             break;
         }
     }
+}
+
+void hs_conn_request_view(const hs_conn *c, const hs_queued_request *q,
+                          hs_request_view *v)
+{
+    v->rq = (hs_request){.port = c->port, .tls = c->tls};
+    const char *head = q ? q->head : c->assumed;
+    if (head) {
+        view_of_head(head, q ? q->head_len : c->assumed_len, q != NULL, v);
+        return;
+    }
+    /* A known request whose details were not kept: only the method kind
+     * matters (the policy reads no request subject). */
+    v->rq.has_request = q != NULL;
 }
