@@ -84,6 +84,16 @@ static hs_request_status parse_request_line(const char *p, const char *le,
     return HS_REQUEST_OK;
 }
 
+/* The token p[0, q) is the name of a field that frames a request (RFC
+ * 9112 6: Content-Length, Transfer-Encoding; Upgrade, which pauses it). */
+static bool framing_name_at(const char *p, const char *q)
+{
+    size_t n = (size_t)(q - p);
+    return (n == 14 && hs_http1_ieq(p, "content-length", 14)) ||
+           (n == 17 && hs_http1_ieq(p, "transfer-encoding", 17)) ||
+           (n == 7 && hs_http1_ieq(p, "upgrade", 7));
+}
+
 hs_request_status hs_request_parse(const char *buf, size_t len,
                                    hs_request_head *r)
 {
@@ -159,8 +169,18 @@ hs_request_status hs_request_parse(const char *buf, size_t len,
         const char *q = p;
         while (hs_http1_tchar[(unsigned char)*q])
             q++;
-        if (q == p || *q != ':' || q > le)
-            return HS_REQUEST_INVALID;
+        if (q == p || *q != ':' || q > le) {
+            /* Not a field line ("Foo Bar: 1", "NoColon"). One that starts
+             * with a framing field's name could be read as that field by
+             * some server: the head cannot be framed. Any other cannot
+             * frame the body for any server (nginx ignores it by default,
+             * ignore_invalid_headers; others answer 400), so it is passed
+             * over as the quick scan passes it, and is no field. */
+            if (q == p || framing_name_at(p, q) ||
+                memchr(p, '\r', (size_t)(le - p)))
+                return HS_REQUEST_INVALID;
+            continue;
+        }
         const char *v = q + 1;
         if (memchr(v, '\r', (size_t)(le - v)))
             return HS_REQUEST_INVALID;
@@ -250,12 +270,11 @@ hs_method_kind hs_method_kind_of(hs_str method)
  * - anything else (SP or HTAB: obs-fold, RFC 9112 5.2, which a server may
  *   join to the line before; ':'; a control; obs-text): careful.
  *
- * So the quick scan is lenient in one way only: a field line that starts
- * with a tchar other than c, t, u and is no valid field line ("Foo Bar:
- * x", "NoColon") passes here, where hs_request_parse calls the head
- * INVALID. Such a line cannot frame the body for any server; the server
- * answers 400 or ignores it, and either way the framing here is the
- * server's. Everything else agrees with hs_request_parse and
+ * A field line that starts with a tchar and is no valid field line ("Foo
+ * Bar: x", "NoColon") passes here, as it passes hs_request_parse when its
+ * name is no framing field's: such a line cannot frame the body for any
+ * server; the server answers 400 or ignores it, and either way the
+ * framing here is the server's. Everything else agrees with hs_request_parse and
  * hs_request_body_framing or is left to them: bare CR (some servers end a
  * line there), NUL, HTAB anywhere, obs-fold, a bad request line (the
  * HTTP/2 preface included), CONNECT, Transfer-Encoding, Upgrade, a

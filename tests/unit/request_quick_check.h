@@ -9,17 +9,10 @@
  * scan takes a head:
  *   - its length is hs_block_end's (the engine's buffered path finds the
  *     end that way) and within the 16 KiB bound;
- *   - if hs_request_parse calls the head OK: the same length, the same
- *     body framing (and hs_request_body_framing does not refuse it), the
- *     same method kind, never CONNECT, no Upgrade field;
- *   - if hs_request_parse calls it INVALID: the only reason is field lines
- *     that are no valid field line but start with a tchar and do not
- *     start with Content-Length, Transfer-Encoding or Upgrade followed by
- *     a byte that could end the name (the quick scan's one leniency).
- *     Proved by repair: each such line gets "X:" in front, which makes it
- *     a harmless field; the repaired head must parse OK with the quick
- *     scan's framing;
- *   - never when hs_request_parse says INCOMPLETE or HTTP/2.
+ *   - hs_request_parse calls the head OK (both pass over a line that is
+ *     no field line and names no framing field), with the same length,
+ *     the same body framing (and hs_request_body_framing does not refuse
+ *     it), the same method kind, never CONNECT, no Upgrade field.
  * A quick "no" is always allowed: the engine then asks hs_request_parse.
  */
 #ifndef REQUEST_QUICK_CHECK_H
@@ -30,38 +23,6 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-
-/* What hs_request_parse accepts as a field line p[0, le) (content only). */
-static bool rq_valid_field_line(const char *p, const char *le)
-{
-    if (p == le || hs_http1_is_blank(*p))
-        return false;
-    const char *q = p;
-    while (q < le && hs_http1_tchar[(unsigned char)*q])
-        q++;
-    if (q == p || q == le || *q != ':')
-        return false;
-    return memchr(q + 1, '\r', (size_t)(le - q - 1)) == NULL;
-}
-
-/* True when the invalid line p[0, le) is one the quick scan may pass: it
- * starts with a tchar, and no framing field name at its start is followed
- * by a byte that is not a tchar (or by the line end). */
-static bool rq_lenient_line(const char *p, const char *le)
-{
-    static const char *const names[] = {"content-length",
-                                        "transfer-encoding", "upgrade"};
-    if (p == le || !hs_http1_tchar[(unsigned char)*p])
-        return false;
-    for (size_t i = 0; i < 3; i++) {
-        size_t n = strlen(names[i]);
-        if ((size_t)(le - p) >= n && strncasecmp(p, names[i], n) == 0 &&
-            ((size_t)(le - p) == n || !hs_http1_tchar[(unsigned char)p[n]]))
-            return false;
-    }
-    return true;
-}
 
 static const char *rq_compare(const hs_request_quick *q,
                               const hs_request_head *r, size_t len_delta)
@@ -116,53 +77,9 @@ static const char *rq_check(const char *buf, size_t len, bool *took)
         return "head end differs from hs_block_end";
     if (q.kind != HS_METHOD_OTHER && q.kind != HS_METHOD_HEAD)
         return "method kind neither OTHER nor HEAD";
-    hs_request_status st = hs_request_parse(buf, len, &r);
-    if (st == HS_REQUEST_OK)
-        return rq_compare(&q, &r, 0);
-    if (st != HS_REQUEST_INVALID)
-        return "quick took what hs_request_parse calls incomplete or HTTP/2";
-
-    /* Repair the lines the quick scan passed without judging them. */
-    char *fixed = malloc(q.len * 2 + 2);
-    if (!fixed)
-        abort();
-    const char *nl = memchr(buf, '\n', q.len);
-    size_t w = (size_t)(nl + 1 - buf), repaired = 0;
-    memcpy(fixed, buf, w);
-    const char *p = nl + 1, *end = buf + q.len;
-    const char *why = NULL;
-    for (;;) {
-        nl = memchr(p, '\n', (size_t)(end - p));
-        const char *le = (nl > p && nl[-1] == '\r') ? nl - 1 : nl;
-        if (le == p)
-            break; /* the blank line */
-        if (!rq_valid_field_line(p, le)) {
-            if (!rq_lenient_line(p, le)) {
-                why = "quick took a line that may name a framing field";
-                break;
-            }
-            memcpy(fixed + w, "X:", 2);
-            w += 2;
-            repaired++;
-        }
-        memcpy(fixed + w, p, (size_t)(nl + 1 - p));
-        w += (size_t)(nl + 1 - p);
-        p = nl + 1;
-    }
-    if (!why) {
-        memcpy(fixed + w, p, (size_t)(end - p));
-        w += (size_t)(end - p);
-        if (repaired == 0)
-            why = "quick took a head hs_request_parse refuses for no line";
-        else if (w > HS_MAX_REQUEST_HEAD)
-            why = NULL; /* the repair itself broke the bound: no verdict */
-        else if (hs_request_parse(fixed, w, &r) != HS_REQUEST_OK)
-            why = "quick took a head that stays invalid when repaired";
-        else
-            why = rq_compare(&q, &r, 2 * repaired);
-    }
-    free(fixed);
-    return why;
+    if (hs_request_parse(buf, len, &r) != HS_REQUEST_OK)
+        return "quick took a head hs_request_parse refuses";
+    return rq_compare(&q, &r, 0);
 }
 
 #endif /* REQUEST_QUICK_CHECK_H */
