@@ -20,6 +20,7 @@
  * The kernel is a table of function pointers: the shell passes the real
  * system calls, the tests a script.
  */
+#include "iomap_direct.h"
 #include "iomap_internal.h"
 
 #include <errno.h>
@@ -527,6 +528,17 @@ writev_steps(hs_conn *c, const hs_kernel *k, const struct iovec *iov,
     }
 }
 
+/* The body room: iomap_direct.h. */
+uint64_t hs_io_direct_room(const hs_conn *c)
+{
+    return hs_io_direct_room_inline(c);
+}
+
+void hs_io_direct_sent(hs_conn *c, size_t n)
+{
+    hs_io_direct_sent_inline(c, n);
+}
+
 ssize_t hs_io_writev(hs_conn *c, const hs_kernel *k, const struct iovec *iov,
                      int iovcnt, int flags)
 {
@@ -547,13 +559,11 @@ ssize_t hs_io_writev(hs_conn *c, const hs_kernel *k, const struct iovec *iov,
     size_t total = hs_iov_total(iov, iovcnt);
     if (total == 0)
         return k->sendv(k->ctx, iov, iovcnt, flags);
-    if (nothing_owed && c->fr.ostate == HS_OUT_BODY_LENGTH &&
-        total < c->fr.body_left) {
+    if (total <= hs_io_direct_room_inline(c)) {
         ssize_t r = k->sendv(k->ctx, iov, iovcnt, flags);
         if (r > 0)
-            c->fr.body_left -= (uint64_t)r;
+            hs_io_direct_sent_inline(c, (size_t)r);
         return r;
     }
     return writev_steps(c, k, iov, iovcnt, flags, total);
 }
-

@@ -14,6 +14,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "iomap_direct.h"
 #include "shell.h"
 
 __thread int hs_in_shim;
@@ -304,6 +305,95 @@ static __attribute__((noinline)) ssize_t sendmsg_general(int fd, const struct ms
 #undef REAL_SENDMSG
 }
 
+/* ---- the direct body call ------------------------------------------- */
+
+/* The application's bytes in a vectored call (the kernel refuses a count
+ * below 0 or a sum over SSIZE_MAX itself, and then takes nothing). */
+static inline size_t iov_sum(const struct iovec *iov, int iovcnt)
+{
+    size_t t = 0;
+    for (int i = 0; i < iovcnt; i++)
+        t += iov[i].iov_len;
+    return t;
+}
+
+/* The direct call is done: the lock's waiters or its death, or a failed
+ * call's errno. Out of line, so that the wrappers need no stack frame. */
+static __attribute__((noinline)) ssize_t direct_done_slow(hs_track *t, long r)
+{
+    hs_lock_drop(&t->lock);
+    hs_in_shim--;
+    if (r < 0) {
+        errno = (int)-r;     /* rule 7: only the real call's errno */
+        return -1;
+    }
+    return r;
+}
+
+/* Lets go of what TRY_DIRECT took when the call was not a direct one. */
+static inline void direct_abandon(hs_track *t)
+{
+    if (t) {
+        hs_lock_drop(&t->lock);
+        hs_in_shim--;
+    }
+}
+
+/* The wrapper's first test, on the tracked connection's side: a track in
+ * the slot and this thread not inside the shim already. That the shim is
+ * on goes without testing there: tracks are only made while it is (every
+ * wrapper passes straight through otherwise) and the mode never changes
+ * after the constructor. Everything else: `pass` when hs_slot_pass says
+ * so (one more test for files and pipes), else the slow path. */
+#define TRACKED_FIRST(slot, pass, slow)                                       \
+    do {                                                                      \
+        if (__builtin_expect(!HS_SLOT_IS_TRACK(slot) || hs_in_shim != 0, 0)) {\
+            if (__builtin_expect(hs_slot_pass(slot), 1))                      \
+                return (pass);                                                \
+            return slow(NULL);                                                \
+        }                                                                     \
+    } while (0)
+
+/* The call servers make thousands of times per response: body bytes on a
+ * known connection, inside a Content-Length body with nothing owed. Then
+ * `direct`, the application's own call as a raw system call (-errno on
+ * failure), goes to the kernel under the connection's lock (state order
+ * == byte order), and the engine only counts what the kernel took
+ * (iomap_direct.h): no engine call, no kernel table, no vector built, no
+ * errno saved (a raw call leaves it alone; rule 7). Enforce and report
+ * mode alike (rule 11: the call is the application's, unchanged).
+ *
+ * Anything else goes to `slow`, a tail call with the track whose lock is
+ * still held (or NULL): the slow path lets go of it first and decides
+ * everything afresh. Every path out is a return or a tail call, so the
+ * wrapper needs no stack frame. `slot` was read from `sp` and passed
+ * TRACKED_FIRST. */
+#define TRY_DIRECT(sp, slot, total, direct, slow)                             \
+    do {                                                                      \
+        hs_track *t_ = (hs_track *)(slot);                                    \
+        /* a signal handler writing meanwhile passes straight through */     \
+        hs_in_shim++;                                                         \
+        if (__builtin_expect(!hs_lock_try(&t_->lock), 0)) {                   \
+            hs_in_shim--;                                                     \
+            return slow(NULL);                                                \
+        }                                                                     \
+        /* the generation check: fd closed and reused meanwhile? */          \
+        hs_conn *c_ = atomic_load(sp) == (slot) ? t_->conn : NULL;            \
+        if (__builtin_expect(c_ == NULL, 0) ||                                \
+            __builtin_expect((total) > hs_io_direct_room_inline(c_), 0))      \
+            return slow(t_);                                                  \
+        long r_ = (direct);                                                   \
+        if (__builtin_expect(r_ > 0, 1))                                      \
+            hs_io_direct_sent_inline(c_, (size_t)r_);                         \
+        int held_ = HS_LOCK_HELD;                                             \
+        if (__builtin_expect(r_ < 0, 0) ||                                    \
+            __builtin_expect(!atomic_compare_exchange_strong(                 \
+                                 &t_->lock.word, &held_, 0), 0))              \
+            return direct_done_slow(t_, r_);                                  \
+        hs_in_shim--;                                                         \
+        return r_;                                                            \
+    } while (0)
+
 /* ---- the tracked calls: the fast path, kept apart from the general one
  * so that it needs a small stack frame and few saved registers ---------- */
 
@@ -322,8 +412,10 @@ static __attribute__((noinline)) ssize_t sendmsg_general(int fd, const struct ms
     } while (0)
 
 static __attribute__((noinline)) ssize_t write_slow(int fd, const void *buf, size_t n,
-                                                    _Atomic uintptr_t *sp)
+                                                    _Atomic uintptr_t *sp,
+        hs_track *locked)
 {
+    direct_abandon(locked);
     struct iovec v = {(void *)buf, n};
     FAST_OR_GENERAL(fd, sp, &v, 1, 0,
                     REAL(write, hs_sys(SYS_write, fd, buf, n), fd, buf, n),
@@ -331,8 +423,10 @@ static __attribute__((noinline)) ssize_t write_slow(int fd, const void *buf, siz
 }
 
 static __attribute__((noinline)) ssize_t writev_slow(int fd, const struct iovec *iov,
-                                                     int iovcnt, _Atomic uintptr_t *sp)
+                                                     int iovcnt, _Atomic uintptr_t *sp,
+        hs_track *locked)
 {
+    direct_abandon(locked);
     FAST_OR_GENERAL(fd, sp, iov, iovcnt, 0,
                     REAL(writev, hs_sys(SYS_writev, fd, iov, iovcnt), fd, iov, iovcnt),
                     writev_general(fd, iov, iovcnt));
@@ -365,8 +459,10 @@ static __attribute__((noinline)) ssize_t pwritev64v2_slow(int fd, const struct i
 }
 
 static __attribute__((noinline)) ssize_t send_slow(int fd, const void *buf, size_t n,
-                                                   int flags, _Atomic uintptr_t *sp)
+                                                   int flags, _Atomic uintptr_t *sp,
+        hs_track *locked)
 {
+    direct_abandon(locked);
     if (flags & MSG_OOB)
         return send_general(fd, buf, n, flags);
     struct iovec v = {(void *)buf, n};
@@ -378,8 +474,10 @@ static __attribute__((noinline)) ssize_t send_slow(int fd, const void *buf, size
 
 static __attribute__((noinline)) ssize_t sendto_slow(int fd, const void *buf, size_t n,
                                                      int flags, const struct sockaddr *addr,
-                                                     socklen_t alen, _Atomic uintptr_t *sp)
+                                                     socklen_t alen, _Atomic uintptr_t *sp,
+        hs_track *locked)
 {
+    direct_abandon(locked);
     if (flags & MSG_OOB)
         return sendto_general(fd, buf, n, flags, addr, alen);
     struct iovec v = {(void *)buf, n};
@@ -391,8 +489,10 @@ static __attribute__((noinline)) ssize_t sendto_slow(int fd, const void *buf, si
 }
 
 static __attribute__((noinline)) ssize_t sendmsg_slow(int fd, const struct msghdr *m,
-                                                      int flags, _Atomic uintptr_t *sp)
+                                                      int flags, _Atomic uintptr_t *sp,
+        hs_track *locked)
 {
+    direct_abandon(locked);
     if (!m || m->msg_controllen > 0 || (flags & MSG_OOB) ||
         m->msg_iovlen > (size_t)0x7fffffff)
         return sendmsg_general(fd, m, flags);
@@ -511,18 +611,22 @@ HS_EXPORT ssize_t write(int fd, const void *buf, size_t n)
 {
     _Atomic uintptr_t *sp = hs_fd_slotp(fd);
     uintptr_t slot = atomic_load_explicit(sp, memory_order_acquire);
-    if (__builtin_expect(hs_slot_pass(slot), 1))
-        return hs_libc.write(fd, buf, n);       /* never NULL: realfn.c */
-    return write_slow(fd, buf, n, sp);
+#define SLOW(t) write_slow(fd, buf, n, sp, (t))
+    /* hs_libc.write is never NULL: realfn.c */
+    TRACKED_FIRST(slot, hs_libc.write(fd, buf, n), SLOW);
+    TRY_DIRECT(sp, slot, n, hs_raw3_inline(SYS_write, fd, (long)buf, (long)n), SLOW);
+#undef SLOW
 }
 
 HS_EXPORT ssize_t writev(int fd, const struct iovec *iov, int iovcnt)
 {
     _Atomic uintptr_t *sp = hs_fd_slotp(fd);
     uintptr_t slot = atomic_load_explicit(sp, memory_order_acquire);
-    if (__builtin_expect(hs_slot_pass(slot), 1))
-        return hs_libc.writev(fd, iov, iovcnt); /* never NULL: realfn.c */
-    return writev_slow(fd, iov, iovcnt, sp);
+#define SLOW(t) writev_slow(fd, iov, iovcnt, sp, (t))
+    TRACKED_FIRST(slot, hs_libc.writev(fd, iov, iovcnt), SLOW);
+    TRY_DIRECT(sp, slot, iov_sum(iov, iovcnt),
+               hs_raw3_inline(SYS_writev, fd, (long)iov, iovcnt), SLOW);
+#undef SLOW
 }
 
 HS_EXPORT ssize_t pwritev2(int fd, const struct iovec *iov, int iovcnt,
@@ -553,10 +657,14 @@ HS_EXPORT ssize_t send(int fd, const void *buf, size_t n, int flags)
 {
     _Atomic uintptr_t *sp = hs_fd_slotp(fd);
     uintptr_t slot = atomic_load_explicit(sp, memory_order_acquire);
-    if (__builtin_expect(hs_slot_pass(slot), 1))
-        return REAL(send, hs_sys6(SYS_sendto, fd, (long)buf, (long)n, flags, 0, 0),
-                    fd, buf, n, flags);
-    return send_slow(fd, buf, n, flags, sp);
+#define SLOW(t) send_slow(fd, buf, n, flags, sp, (t))
+    TRACKED_FIRST(slot, REAL(send, hs_sys6(SYS_sendto, fd, (long)buf, (long)n, flags, 0, 0),
+                        fd, buf, n, flags), SLOW);
+    if (flags & MSG_OOB)
+        return SLOW(NULL);
+    TRY_DIRECT(sp, slot, n,
+               hs_raw6_inline(SYS_sendto, fd, (long)buf, (long)n, flags, 0, 0), SLOW);
+#undef SLOW
 }
 
 HS_EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags,
@@ -564,20 +672,30 @@ HS_EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags,
 {
     _Atomic uintptr_t *sp = hs_fd_slotp(fd);
     uintptr_t slot = atomic_load_explicit(sp, memory_order_acquire);
-    if (__builtin_expect(hs_slot_pass(slot), 1))
-        return REAL(sendto, hs_sys6(SYS_sendto, fd, (long)buf, (long)n, flags,
-                                    (long)addr, (long)alen),
-                    fd, buf, n, flags, addr, alen);
-    return sendto_slow(fd, buf, n, flags, addr, alen, sp);
+#define SLOW(t) sendto_slow(fd, buf, n, flags, addr, alen, sp, (t))
+    TRACKED_FIRST(slot, REAL(sendto, hs_sys6(SYS_sendto, fd, (long)buf, (long)n, flags,
+                                        (long)addr, (long)alen),
+                        fd, buf, n, flags, addr, alen), SLOW);
+    if (flags & MSG_OOB)
+        return SLOW(NULL);
+    TRY_DIRECT(sp, slot, n,
+               hs_raw6_inline(SYS_sendto, fd, (long)buf, (long)n, flags,
+                              (long)addr, (long)alen), SLOW);
+#undef SLOW
 }
 
 HS_EXPORT ssize_t sendmsg(int fd, const struct msghdr *m, int flags)
 {
     _Atomic uintptr_t *sp = hs_fd_slotp(fd);
     uintptr_t slot = atomic_load_explicit(sp, memory_order_acquire);
-    if (__builtin_expect(hs_slot_pass(slot), 1))
-        return REAL(sendmsg, hs_sys(SYS_sendmsg, fd, m, flags), fd, m, flags);
-    return sendmsg_slow(fd, m, flags, sp);
+#define SLOW(t) sendmsg_slow(fd, m, flags, sp, (t))
+    TRACKED_FIRST(slot, REAL(sendmsg, hs_sys(SYS_sendmsg, fd, m, flags), fd, m, flags), SLOW);
+    if (!m || m->msg_controllen > 0 || (flags & MSG_OOB) ||
+        m->msg_iovlen > (size_t)0x7fffffff)
+        return SLOW(NULL);
+    TRY_DIRECT(sp, slot, iov_sum(m->msg_iov, (int)m->msg_iovlen),
+               hs_raw3_inline(SYS_sendmsg, fd, (long)m, flags), SLOW);
+#undef SLOW
 }
 
 HS_EXPORT ssize_t sendfile(int out_fd, int in_fd, off_t *offset, size_t count)

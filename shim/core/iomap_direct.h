@@ -1,0 +1,39 @@
+/*
+ * iomap_direct.h - the body room (hs_io_direct_room, hs_io_direct_sent in
+ * headershim.h) inline, for the one caller outside the core that needs it
+ * without a function call: the shell's body write, which must cost at most
+ * 40 instructions more than the bare system call (issue 4, item 7). A call
+ * there forces the wrapper to save registers; these few loads do not.
+ *
+ * Only these two functions may be used outside the core: everything else
+ * in an hs_conn stays the engine's (conn_internal.h).
+ */
+#ifndef HS_IOMAP_DIRECT_H
+#define HS_IOMAP_DIRECT_H
+
+#include "conn_internal.h"
+
+/* Bytes that may go to the kernel without the engine looking at them:
+ * inside a Content-Length body with nothing owed (no gate byte, no
+ * pending block bytes, nothing held), and never the body's last byte, so
+ * that the call ending a body takes the engine's path, which moves the
+ * framing on to the next block (or to pass-through after Connection:
+ * close). A direct call of n <= room bytes thus leaves the connection
+ * inside the same body whatever the kernel takes of it. Report mode does
+ * nothing but count body bytes either (hs_frame_advance), so the room
+ * holds in both modes. */
+static inline uint64_t hs_io_direct_room_inline(const hs_conn *c)
+{
+    if (c->fr.ostate != HS_OUT_BODY_LENGTH || c->gate ||
+        c->pend_off != c->pend.len || c->held.len != 0)
+        return 0;
+    return c->fr.body_left - 1; /* >= 1 in this state (hs_frame_start) */
+}
+
+/* The kernel took n > 0 of a direct call's bytes (n <= room). */
+static inline void hs_io_direct_sent_inline(hs_conn *c, size_t n)
+{
+    c->fr.body_left -= n;
+}
+
+#endif /* HS_IOMAP_DIRECT_H */
