@@ -30,7 +30,16 @@ static inline uint64_t hs_io_direct_room_inline(const hs_conn *c)
     return c->fr.body_left - 1; /* >= 1 in this state (hs_frame_start) */
 }
 
-/* The kernel took n > 0 of a direct call's bytes (n <= room). */
+/* n <= hs_io_direct_room_inline(c), as the wrapper tests it: fewer
+ * instructions than computing the room first. */
+static inline bool hs_io_direct_fits_inline(const hs_conn *c, size_t n)
+{
+    return c->fr.ostate == HS_OUT_BODY_LENGTH && !c->gate &&
+           c->pend_off == c->pend.len && c->held.len == 0 &&
+           n < c->fr.body_left;
+}
+
+/* The kernel took n of a direct call's bytes (n <= room). */
 static inline void hs_io_direct_sent_inline(hs_conn *c, size_t n)
 {
     c->fr.body_left -= n;

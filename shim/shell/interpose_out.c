@@ -330,24 +330,30 @@ static __attribute__((noinline)) ssize_t direct_done_slow(hs_track *t, long r)
     return r;
 }
 
-/* Lets go of what TRY_DIRECT took when the call was not a direct one. */
-static inline void direct_abandon(hs_track *t)
-{
-    if (t) {
-        hs_lock_drop(&t->lock);
-        hs_in_shim--;
-    }
-}
+/* The first thing a slow path does: let go of what TRY_DIRECT took (the
+ * track whose lock it holds, or NULL), and pass a call through when this
+ * thread is inside the shim already (a signal handler, our own I/O):
+ * TRACKED_FIRST does not test that. */
+#define LET_GO_OR_PASS(locked, real)                                          \
+    do {                                                                      \
+        if (locked) {                                                         \
+            hs_lock_drop(&(locked)->lock);                                    \
+            hs_in_shim--;                                                     \
+        }                                                                     \
+        if (hs_in_shim != 0)                                                  \
+            return (real);                                                    \
+    } while (0)
 
 /* The wrapper's first test, on the tracked connection's side: a track in
- * the slot and this thread not inside the shim already. That the shim is
- * on goes without testing there: tracks are only made while it is (every
- * wrapper passes straight through otherwise) and the mode never changes
- * after the constructor. Everything else: `pass` when hs_slot_pass says
- * so (one more test for files and pipes), else the slow path. */
+ * the slot. That the shim is on goes without testing there: tracks are
+ * only made while it is (every wrapper passes straight through otherwise)
+ * and the mode never changes after the constructor. Nor is hs_in_shim
+ * tested: a direct call re-entered from a signal handler is as good as
+ * any, and every other way through the slow path tests it. Everything
+ * else: `pass` when hs_slot_pass says so, else the slow path. */
 #define TRACKED_FIRST(slot, pass, slow)                                       \
     do {                                                                      \
-        if (__builtin_expect(!HS_SLOT_IS_TRACK(slot) || hs_in_shim != 0, 0)) {\
+        if (__builtin_expect((slot) == 0 || ((slot) & 7u) != 0, 0)) {        \
             if (__builtin_expect(hs_slot_pass(slot), 1))                      \
                 return (pass);                                                \
             return slow(NULL);                                                \
@@ -371,7 +377,8 @@ static inline void direct_abandon(hs_track *t)
 #define TRY_DIRECT(sp, slot, total, direct, slow)                             \
     do {                                                                      \
         hs_track *t_ = (hs_track *)(slot);                                    \
-        /* a signal handler writing meanwhile passes straight through */     \
+        /* A signal handler writing meanwhile finds the lock taken and goes \
+         * the slow way, which passes it through (hs_in_shim). */           \
         hs_in_shim++;                                                         \
         if (__builtin_expect(!hs_lock_try(&t_->lock), 0)) {                   \
             hs_in_shim--;                                                     \
@@ -380,15 +387,15 @@ static inline void direct_abandon(hs_track *t)
         /* the generation check: fd closed and reused meanwhile? */          \
         hs_conn *c_ = atomic_load(sp) == (slot) ? t_->conn : NULL;            \
         if (__builtin_expect(c_ == NULL, 0) ||                                \
-            __builtin_expect((total) > hs_io_direct_room_inline(c_), 0))      \
+            __builtin_expect(!hs_io_direct_fits_inline(c_, (total)), 0))      \
             return slow(t_);                                                  \
         long r_ = (direct);                                                   \
-        if (__builtin_expect(r_ > 0, 1))                                      \
-            hs_io_direct_sent_inline(c_, (size_t)r_);                         \
+        if (__builtin_expect(r_ < 0, 0))                                      \
+            return direct_done_slow(t_, r_);                                  \
+        hs_io_direct_sent_inline(c_, (size_t)r_);                             \
         int held_ = HS_LOCK_HELD;                                             \
-        if (__builtin_expect(r_ < 0, 0) ||                                    \
-            __builtin_expect(!atomic_compare_exchange_strong(                 \
-                                 &t_->lock.word, &held_, 0), 0))              \
+        if (__builtin_expect(!atomic_compare_exchange_strong(&t_->lock.word,  \
+                                                             &held_, 0), 0))  \
             return direct_done_slow(t_, r_);                                  \
         hs_in_shim--;                                                         \
         return r_;                                                            \
@@ -412,10 +419,9 @@ static inline void direct_abandon(hs_track *t)
     } while (0)
 
 static __attribute__((noinline)) ssize_t write_slow(int fd, const void *buf, size_t n,
-                                                    _Atomic uintptr_t *sp,
-        hs_track *locked)
+                                                    _Atomic uintptr_t *sp, hs_track *locked)
 {
-    direct_abandon(locked);
+    LET_GO_OR_PASS(locked, REAL(write, hs_sys(SYS_write, fd, buf, n), fd, buf, n));
     struct iovec v = {(void *)buf, n};
     FAST_OR_GENERAL(fd, sp, &v, 1, 0,
                     REAL(write, hs_sys(SYS_write, fd, buf, n), fd, buf, n),
@@ -423,10 +429,9 @@ static __attribute__((noinline)) ssize_t write_slow(int fd, const void *buf, siz
 }
 
 static __attribute__((noinline)) ssize_t writev_slow(int fd, const struct iovec *iov,
-                                                     int iovcnt, _Atomic uintptr_t *sp,
-        hs_track *locked)
+                                                     int iovcnt, _Atomic uintptr_t *sp, hs_track *locked)
 {
-    direct_abandon(locked);
+    LET_GO_OR_PASS(locked, REAL(writev, hs_sys(SYS_writev, fd, iov, iovcnt), fd, iov, iovcnt));
     FAST_OR_GENERAL(fd, sp, iov, iovcnt, 0,
                     REAL(writev, hs_sys(SYS_writev, fd, iov, iovcnt), fd, iov, iovcnt),
                     writev_general(fd, iov, iovcnt));
@@ -459,10 +464,9 @@ static __attribute__((noinline)) ssize_t pwritev64v2_slow(int fd, const struct i
 }
 
 static __attribute__((noinline)) ssize_t send_slow(int fd, const void *buf, size_t n,
-                                                   int flags, _Atomic uintptr_t *sp,
-        hs_track *locked)
+                                                   int flags, _Atomic uintptr_t *sp, hs_track *locked)
 {
-    direct_abandon(locked);
+    LET_GO_OR_PASS(locked, REAL(send, hs_sys6(SYS_sendto, fd, (long)buf, (long)n, flags, 0, 0), fd, buf, n, flags));
     if (flags & MSG_OOB)
         return send_general(fd, buf, n, flags);
     struct iovec v = {(void *)buf, n};
@@ -474,10 +478,9 @@ static __attribute__((noinline)) ssize_t send_slow(int fd, const void *buf, size
 
 static __attribute__((noinline)) ssize_t sendto_slow(int fd, const void *buf, size_t n,
                                                      int flags, const struct sockaddr *addr,
-                                                     socklen_t alen, _Atomic uintptr_t *sp,
-        hs_track *locked)
+                                                     socklen_t alen, _Atomic uintptr_t *sp, hs_track *locked)
 {
-    direct_abandon(locked);
+    LET_GO_OR_PASS(locked, REAL(sendto, hs_sys6(SYS_sendto, fd, (long)buf, (long)n, flags, (long)addr, (long)alen), fd, buf, n, flags, addr, alen));
     if (flags & MSG_OOB)
         return sendto_general(fd, buf, n, flags, addr, alen);
     struct iovec v = {(void *)buf, n};
@@ -489,10 +492,9 @@ static __attribute__((noinline)) ssize_t sendto_slow(int fd, const void *buf, si
 }
 
 static __attribute__((noinline)) ssize_t sendmsg_slow(int fd, const struct msghdr *m,
-                                                      int flags, _Atomic uintptr_t *sp,
-        hs_track *locked)
+                                                      int flags, _Atomic uintptr_t *sp, hs_track *locked)
 {
-    direct_abandon(locked);
+    LET_GO_OR_PASS(locked, REAL(sendmsg, hs_sys(SYS_sendmsg, fd, m, flags), fd, m, flags));
     if (!m || m->msg_controllen > 0 || (flags & MSG_OOB) ||
         m->msg_iovlen > (size_t)0x7fffffff)
         return sendmsg_general(fd, m, flags);
