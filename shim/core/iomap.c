@@ -539,15 +539,12 @@ void hs_io_direct_sent(hs_conn *c, size_t n)
     hs_io_direct_sent_inline(c, n);
 }
 
-ssize_t hs_io_writev(hs_conn *c, const hs_kernel *k, const struct iovec *iov,
-                     int iovcnt, int flags)
+/* Everything but the body call and pass-through: report mode, empty
+ * calls and the steps. */
+static __attribute__((noinline)) ssize_t
+writev_general(hs_conn *c, const hs_kernel *k, const struct iovec *iov,
+               int iovcnt, int flags, size_t total)
 {
-    /* The fast paths, taken by every body call: nothing owed, and a body
-     * that goes on past this call (or no HTTP any more). The kernel's
-     * answer is the application's, and the framing only counts. */
-    bool nothing_owed = !c->gate && c->pend_off == c->pend.len;
-    if (nothing_owed && c->fr.ostate == HS_OUT_PASSTHROUGH)
-        return k->sendv(k->ctx, iov, iovcnt, flags);
     if (c->cfg->report) {
         /* Rule 11: the call goes to the kernel unchanged; the engine reads
          * a copy of what it accepted. */
@@ -556,14 +553,30 @@ ssize_t hs_io_writev(hs_conn *c, const hs_kernel *k, const struct iovec *iov,
             hs_io_observe(c, iov, iovcnt, (size_t)r);
         return r;
     }
-    size_t total = hs_iov_total(iov, iovcnt);
     if (total == 0)
         return k->sendv(k->ctx, iov, iovcnt, flags);
-    if (total <= hs_io_direct_room_inline(c)) {
+    return writev_steps(c, k, iov, iovcnt, flags, total);
+}
+
+ssize_t hs_io_writev(hs_conn *c, const hs_kernel *k, const struct iovec *iov,
+                     int iovcnt, int flags)
+{
+    /* No HTTP any more (and nothing owed): the call as it is. */
+    if (c->fr.ostate == HS_OUT_PASSTHROUGH && !c->gate &&
+        c->pend_off == c->pend.len)
+        return k->sendv(k->ctx, iov, iovcnt, flags);
+    /* The body call the shell did not make itself: bytes that fit the
+     * body room (iomap_direct.h; in report mode too, where body bytes are
+     * only counted as well). The kernel's answer is the application's,
+     * and the framing only counts. */
+    size_t total = 0;
+    for (int i = 0; i < iovcnt; i++)
+        total += iov[i].iov_len;
+    if (__builtin_expect(hs_io_direct_fits_inline(c, total), 1)) {
         ssize_t r = k->sendv(k->ctx, iov, iovcnt, flags);
         if (r > 0)
             hs_io_direct_sent_inline(c, (size_t)r);
         return r;
     }
-    return writev_steps(c, k, iov, iovcnt, flags, total);
+    return writev_general(c, k, iov, iovcnt, flags, total);
 }
