@@ -531,7 +531,7 @@ writev_steps(hs_conn *c, const hs_kernel *k, const struct iovec *iov,
 /* The body room: iomap_direct.h. */
 uint64_t hs_io_direct_room(const hs_conn *c)
 {
-    return hs_io_direct_room_inline(c);
+    return c->direct_room;
 }
 
 void hs_io_direct_sent(hs_conn *c, size_t n)
@@ -563,20 +563,27 @@ ssize_t hs_io_writev(hs_conn *c, const hs_kernel *k, const struct iovec *iov,
 {
     /* No HTTP any more (and nothing owed): the call as it is. */
     if (c->fr.ostate == HS_OUT_PASSTHROUGH && !c->gate &&
-        c->pend_off == c->pend.len)
+        c->pend_off == c->pend.len) {
+        c->direct_room = 0;    /* left over from a request-side desync */
         return k->sendv(k->ctx, iov, iovcnt, flags);
+    }
     /* The body call the shell did not make itself: bytes that fit the
      * body room (iomap_direct.h; in report mode too, where body bytes are
      * only counted as well). The kernel's answer is the application's,
-     * and the framing only counts. */
+     * and the framing only counts. The room from the state, not the
+     * copy: sendfile calls this in the middle of its own work, after
+     * counting body bytes of its own (file_as_write). */
     size_t total = 0;
     for (int i = 0; i < iovcnt; i++)
         total += iov[i].iov_len;
-    if (__builtin_expect(hs_io_direct_fits_inline(c, total), 1)) {
-        ssize_t r = k->sendv(k->ctx, iov, iovcnt, flags);
+    ssize_t r;
+    if (__builtin_expect(total <= hs_io_room_of_state(c), 1)) {
+        r = k->sendv(k->ctx, iov, iovcnt, flags);
         if (r > 0)
-            hs_io_direct_sent_inline(c, (size_t)r);
-        return r;
+            c->fr.body_left -= (uint64_t)r;
+    } else {
+        r = writev_general(c, k, iov, iovcnt, flags, total);
     }
-    return writev_general(c, k, iov, iovcnt, flags, total);
+    hs_io_room_refresh(c);
+    return r;
 }

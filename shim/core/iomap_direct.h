@@ -22,7 +22,7 @@
  * inside the same body whatever the kernel takes of it. Report mode does
  * nothing but count body bytes either (hs_frame_advance), so the room
  * holds in both modes. */
-static inline uint64_t hs_io_direct_room_inline(const hs_conn *c)
+static inline uint64_t hs_io_room_of_state(const hs_conn *c)
 {
     if (c->fr.ostate != HS_OUT_BODY_LENGTH || c->gate ||
         c->pend_off != c->pend.len || c->held.len != 0)
@@ -30,19 +30,32 @@ static inline uint64_t hs_io_direct_room_inline(const hs_conn *c)
     return c->fr.body_left - 1; /* >= 1 in this state (hs_frame_start) */
 }
 
-/* n <= hs_io_direct_room_inline(c), as the wrapper tests it: fewer
- * instructions than computing the room first. */
+/* The room is kept in c->direct_room, so that the wrapper tests one
+ * word: every response-side entry point of the engine (hs_io_*) ends with
+ * hs_io_room_refresh, and the direct call counts itself in both words.
+ * Inside the engine the copy may be behind (sendfile counts body bytes
+ * and then writes header bytes it read from the file through
+ * hs_io_writev): there only hs_io_room_of_state is the room.
+ * The request side (hs_conn_read) changes the response side only by a
+ * desync, from a state with nothing owed or held to pass-through with
+ * nothing more owed: a room left over from before it lets body-sized
+ * calls go out unchanged, which is what pass-through does too. */
+static inline void hs_io_room_refresh(hs_conn *c)
+{
+    c->direct_room = hs_io_room_of_state(c);
+}
+
+/* n bytes fit the room (the wrapper's whole test). */
 static inline bool hs_io_direct_fits_inline(const hs_conn *c, size_t n)
 {
-    return c->fr.ostate == HS_OUT_BODY_LENGTH && !c->gate &&
-           c->pend_off == c->pend.len && c->held.len == 0 &&
-           n < c->fr.body_left;
+    return n <= c->direct_room;
 }
 
 /* The kernel took n of a direct call's bytes (n <= room). */
 static inline void hs_io_direct_sent_inline(hs_conn *c, size_t n)
 {
     c->fr.body_left -= n;
+    c->direct_room -= n;
 }
 
 #endif /* HS_IOMAP_DIRECT_H */

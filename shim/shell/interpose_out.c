@@ -360,6 +360,24 @@ static __attribute__((noinline)) ssize_t direct_done_slow(hs_track *t, long r)
         }                                                                     \
     } while (0)
 
+/* HS_LOCK_HELD and 0 made where they are used: on x86-64 an opaque move,
+ * so that the compiler does not keep the constants from the lock's taking
+ * in registers across the system call (they would be two more values to
+ * save, and the wrapper would need a stack frame). */
+static inline __attribute__((always_inline)) void lock_words_afresh(int *held,
+                                                                    int *unlocked)
+{
+#if defined(__x86_64__)
+    __asm__("mov %2, %0\n\txor %1, %1"
+            : "=r"(*held), "=r"(*unlocked)
+            : "i"(HS_LOCK_HELD)
+            : "cc");
+#else
+    *held = HS_LOCK_HELD;
+    *unlocked = 0;
+#endif
+}
+
 /* The call servers make thousands of times per response: body bytes on a
  * known connection, inside a Content-Length body with nothing owed. Then
  * `direct`, the application's own call as a raw system call (-errno on
@@ -392,10 +410,15 @@ static __attribute__((noinline)) ssize_t direct_done_slow(hs_track *t, long r)
         long r_ = (direct);                                                   \
         if (__builtin_expect(r_ < 0, 0))                                      \
             return direct_done_slow(t_, r_);                                  \
-        hs_io_direct_sent_inline(c_, (size_t)r_);                             \
-        int held_ = HS_LOCK_HELD;                                             \
+        /* t_->conn read again and the lock's words made afresh, rather     \
+         * than kept across the system call: so few values live across it \
+         * that the wrapper needs no stack frame */                         \
+        hs_io_direct_sent_inline(t_->conn, (size_t)r_);                       \
+        int held_, free_;                                                     \
+        lock_words_afresh(&held_, &free_);                                    \
         if (__builtin_expect(!atomic_compare_exchange_strong(&t_->lock.word,  \
-                                                             &held_, 0), 0))  \
+                                                             &held_, free_),  \
+                             0))                                              \
             return direct_done_slow(t_, r_);                                  \
         hs_in_shim--;                                                         \
         return r_;                                                            \
