@@ -3,9 +3,11 @@
  *
  * Each wrapper: one cached check of the fd (no lock, no malloc on that
  * path: signal handlers write too, libuv's does), then either the real call
- * or the engine under the connection's lock. The lock is held across the
- * real call so that state order equals byte order when several threads
- * write one connection (Apache's event MPM moves it between workers).
+ * or, on a tracked connection, the connection's lock and then the direct
+ * body call (the application's own call, counted: TRY_DIRECT) or the
+ * engine. The lock is held across the real call so that state order
+ * equals byte order when several threads write one connection (Apache's
+ * event MPM moves it between workers).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -452,9 +454,11 @@ static __attribute__((noinline)) ssize_t write_slow(int fd, const void *buf, siz
 }
 
 static __attribute__((noinline)) ssize_t writev_slow(int fd, const struct iovec *iov,
-                                                     int iovcnt, _Atomic uintptr_t *sp, hs_track *locked)
+                                                     int iovcnt, _Atomic uintptr_t *sp,
+                                                     hs_track *locked)
 {
-    LET_GO_OR_PASS(locked, REAL(writev, hs_sys(SYS_writev, fd, iov, iovcnt), fd, iov, iovcnt));
+    LET_GO_OR_PASS(locked,
+                   REAL(writev, hs_sys(SYS_writev, fd, iov, iovcnt), fd, iov, iovcnt));
     FAST_OR_GENERAL(fd, sp, iov, iovcnt, 0,
                     REAL(writev, hs_sys(SYS_writev, fd, iov, iovcnt), fd, iov, iovcnt),
                     writev_general(fd, iov, iovcnt));
@@ -487,9 +491,12 @@ static __attribute__((noinline)) ssize_t pwritev64v2_slow(int fd, const struct i
 }
 
 static __attribute__((noinline)) ssize_t send_slow(int fd, const void *buf, size_t n,
-                                                   int flags, _Atomic uintptr_t *sp, hs_track *locked)
+                                                   int flags, _Atomic uintptr_t *sp,
+                                                   hs_track *locked)
 {
-    LET_GO_OR_PASS(locked, REAL(send, hs_sys6(SYS_sendto, fd, (long)buf, (long)n, flags, 0, 0), fd, buf, n, flags));
+    LET_GO_OR_PASS(locked,
+                   REAL(send, hs_sys6(SYS_sendto, fd, (long)buf, (long)n, flags, 0, 0),
+                        fd, buf, n, flags));
     if (flags & MSG_OOB)
         return send_general(fd, buf, n, flags);
     struct iovec v = {(void *)buf, n};
@@ -501,9 +508,13 @@ static __attribute__((noinline)) ssize_t send_slow(int fd, const void *buf, size
 
 static __attribute__((noinline)) ssize_t sendto_slow(int fd, const void *buf, size_t n,
                                                      int flags, const struct sockaddr *addr,
-                                                     socklen_t alen, _Atomic uintptr_t *sp, hs_track *locked)
+                                                     socklen_t alen, _Atomic uintptr_t *sp,
+                                                     hs_track *locked)
 {
-    LET_GO_OR_PASS(locked, REAL(sendto, hs_sys6(SYS_sendto, fd, (long)buf, (long)n, flags, (long)addr, (long)alen), fd, buf, n, flags, addr, alen));
+    LET_GO_OR_PASS(locked,
+                   REAL(sendto, hs_sys6(SYS_sendto, fd, (long)buf, (long)n, flags,
+                                        (long)addr, (long)alen),
+                        fd, buf, n, flags, addr, alen));
     if (flags & MSG_OOB)
         return sendto_general(fd, buf, n, flags, addr, alen);
     struct iovec v = {(void *)buf, n};
@@ -515,7 +526,8 @@ static __attribute__((noinline)) ssize_t sendto_slow(int fd, const void *buf, si
 }
 
 static __attribute__((noinline)) ssize_t sendmsg_slow(int fd, const struct msghdr *m,
-                                                      int flags, _Atomic uintptr_t *sp, hs_track *locked)
+                                                      int flags, _Atomic uintptr_t *sp,
+                                                      hs_track *locked)
 {
     LET_GO_OR_PASS(locked, REAL(sendmsg, hs_sys(SYS_sendmsg, fd, m, flags), fd, m, flags));
     if (!m || m->msg_controllen > 0 || (flags & MSG_OOB) ||
@@ -628,9 +640,10 @@ static __attribute__((noinline)) ssize_t splice_slow(int fd_in, loff_t *off_in, 
 #undef REAL_SPLICE
 }
 
-/* ---- the exported names: one inline test, then the real call or the
- * slow path (kept out of line so the pass-through path needs no stack
- * frame: interposition.md 5.6 and the 40-instruction budget) ---------- */
+/* ---- the exported names: one inline test, then the real call, the
+ * direct body call or the slow path (kept out of line so that neither the
+ * pass-through path nor the direct call needs a stack frame:
+ * interposition.md 5.6 and the 40-instruction budget) ------------------ */
 
 HS_EXPORT ssize_t write(int fd, const void *buf, size_t n)
 {
