@@ -570,20 +570,17 @@ ssize_t hs_io_writev(hs_conn *c, const hs_kernel *k, const struct iovec *iov,
     /* The body call the shell did not make itself: bytes that fit the
      * body room (iomap_direct.h; in report mode too, where body bytes are
      * only counted as well). The kernel's answer is the application's,
-     * and the framing only counts. The room from the state, not the
-     * copy: sendfile calls this in the middle of its own work, after
-     * counting body bytes of its own (file_as_write). */
+     * and the framing only counts. */
     size_t total = 0;
     for (int i = 0; i < iovcnt; i++)
         total += iov[i].iov_len;
-    ssize_t r;
-    if (__builtin_expect(total <= hs_io_room_of_state(c), 1)) {
-        r = k->sendv(k->ctx, iov, iovcnt, flags);
+    if (__builtin_expect(hs_io_direct_fits_inline(c, total), 1)) {
+        ssize_t r = k->sendv(k->ctx, iov, iovcnt, flags);
         if (r > 0)
-            c->fr.body_left -= (uint64_t)r;
-    } else {
-        r = writev_general(c, k, iov, iovcnt, flags, total);
+            hs_io_direct_sent_inline(c, (size_t)r);
+        return r;
     }
+    ssize_t r = writev_general(c, k, iov, iovcnt, flags, total);
     hs_io_room_refresh(c);
     return r;
 }

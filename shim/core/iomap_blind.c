@@ -123,6 +123,9 @@ static ssize_t io_blind(hs_conn *c, const hs_kernel *k, int in_fd, void *off,
          * through the write path; from a pipe they cannot be, so they
          * go out unchanged and HTTP parsing ends there. */
         if (c->gate || hs_blind_bytes(c) == 0) {
+            /* hs_io_writev trusts the room word: bring it up to date with
+             * the body bytes counted and owed bytes sent so far */
+            hs_io_room_refresh(c);
             ssize_t w = from_file
                             ? file_as_write(c, k, in_fd, off, count - acked)
                             : -ENOSYS;

@@ -33,9 +33,9 @@ static inline uint64_t hs_io_room_of_state(const hs_conn *c)
 /* The room is kept in c->direct_room, so that the wrapper tests one
  * word: every response-side entry point of the engine (hs_io_*) ends with
  * hs_io_room_refresh, and the direct call counts itself in both words.
- * Inside the engine the copy may be behind (sendfile counts body bytes
- * and then writes header bytes it read from the file through
- * hs_io_writev): there only hs_io_room_of_state is the room.
+ * The one call inside the engine that trusts the word, hs_io_writev from
+ * sendfile (file_as_write: header bytes read from the file), is preceded
+ * by a refresh too.
  * The request side (hs_conn_read) changes the response side only by a
  * desync, from a state with nothing owed or held to pass-through with
  * nothing more owed: a room left over from before it lets body-sized
