@@ -3,10 +3,13 @@
  * headershim.h) inline, for the one caller outside the core that needs it
  * without a function call: the shell's body write, which must cost at most
  * 40 instructions more than the bare system call (issue 4, item 7). A call
- * there forces the wrapper to save registers; these few loads do not.
+ * there forces the wrapper to save registers; one load and one compare do
+ * not.
  *
- * Only these two functions may be used outside the core: everything else
- * in an hs_conn stays the engine's (conn_internal.h).
+ * Outside the core only hs_io_direct_fits_inline and
+ * hs_io_direct_sent_inline may be used (and hs_io_room_of_state by the
+ * tests, to check the copy): everything else in an hs_conn stays the
+ * engine's (conn_internal.h).
  */
 #ifndef HS_IOMAP_DIRECT_H
 #define HS_IOMAP_DIRECT_H
