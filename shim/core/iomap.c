@@ -534,9 +534,16 @@ uint64_t hs_io_direct_room(const hs_conn *c)
     return c->direct_room;
 }
 
+void hs_io_direct_ended(hs_conn *c)
+{
+    hs_frame_end_body(&c->fr);
+    hs_io_room_refresh(c);
+}
+
 void hs_io_direct_sent(hs_conn *c, size_t n)
 {
-    hs_io_direct_sent_inline(c, n);
+    if (n > 0 && hs_io_direct_sent_inline(c, n))
+        hs_io_direct_ended(c);
 }
 
 /* Everything but the body call and pass-through: report mode, empty
@@ -576,8 +583,8 @@ ssize_t hs_io_writev(hs_conn *c, const hs_kernel *k, const struct iovec *iov,
         total += iov[i].iov_len;
     if (__builtin_expect(hs_io_direct_fits_inline(c, total), 1)) {
         ssize_t r = k->sendv(k->ctx, iov, iovcnt, flags);
-        if (r > 0)
-            hs_io_direct_sent_inline(c, (size_t)r);
+        if (r > 0 && hs_io_direct_sent_inline(c, (size_t)r))
+            hs_io_direct_ended(c);
         return r;
     }
     ssize_t r = writev_general(c, k, iov, iovcnt, flags, total);

@@ -6,8 +6,8 @@
  * there forces the wrapper to save registers; one load and one compare do
  * not.
  *
- * Outside the core only hs_io_direct_fits_inline and
- * hs_io_direct_sent_inline may be used (and hs_io_room_of_state by the
+ * Outside the core only hs_io_direct_fits_inline, hs_io_direct_sent_inline
+ * and hs_io_direct_ended may be used (and hs_io_room_of_state by the
  * tests, to check the copy): everything else in an hs_conn stays the
  * engine's (conn_internal.h).
  */
@@ -18,19 +18,19 @@
 
 /* Bytes that may go to the kernel without the engine looking at them:
  * inside a Content-Length body with nothing owed (no gate byte, no
- * pending block bytes, nothing held), and never the body's last byte, so
- * that the call ending a body takes the engine's path, which moves the
- * framing on to the next block (or to pass-through after Connection:
- * close). A direct call of n <= room bytes thus leaves the connection
- * inside the same body whatever the kernel takes of it. Report mode does
- * nothing but count body bytes either (hs_frame_advance), so the room
- * holds in both modes. */
+ * pending block bytes, nothing held), up to the body's end. A direct call
+ * of n <= room bytes thus never carries a byte of the next block, and
+ * when the kernel takes the body's last byte, hs_io_direct_ended moves
+ * the framing on to the next block (or to pass-through after
+ * Connection: close) as the engine would have. Report mode does nothing
+ * but count body bytes either (hs_frame_advance), so the room holds in
+ * both modes. */
 static inline uint64_t hs_io_room_of_state(const hs_conn *c)
 {
     if (c->fr.ostate != HS_OUT_BODY_LENGTH || c->gate ||
         c->pend_off != c->pend.len || c->held.len != 0)
         return 0;
-    return c->fr.body_left - 1; /* >= 1 in this state (hs_frame_start) */
+    return c->fr.body_left; /* >= 1 in this state (hs_frame_start) */
 }
 
 /* The room is kept in c->direct_room, so that the wrapper tests one
@@ -54,11 +54,15 @@ static inline bool hs_io_direct_fits_inline(const hs_conn *c, size_t n)
     return n <= c->direct_room;
 }
 
-/* The kernel took n of a direct call's bytes (n <= room). */
-static inline void hs_io_direct_sent_inline(hs_conn *c, size_t n)
+/* The body is out: the framing moves on (out of line: once per body). */
+void hs_io_direct_ended(hs_conn *c);
+
+/* The kernel took n > 0 of a direct call's bytes (n <= room). True when
+ * that was the body's end: then the caller calls hs_io_direct_ended. */
+static inline bool hs_io_direct_sent_inline(hs_conn *c, size_t n)
 {
-    c->fr.body_left -= n;
     c->direct_room -= n;
+    return (c->fr.body_left -= n) == 0;
 }
 
 #endif /* HS_IOMAP_DIRECT_H */

@@ -319,8 +319,9 @@ static inline size_t iov_sum(const struct iovec *iov, int iovcnt)
     return t;
 }
 
-/* The direct call is done: the lock's waiters or its death, or a failed
- * call's errno. Out of line, so that the wrappers need no stack frame. */
+/* The direct call is done: the lock's waiters or its death, a failed
+ * call's errno, or an empty call. Out of line, so that the wrappers need
+ * no stack frame. */
 static __attribute__((noinline)) ssize_t direct_done_slow(hs_track *t, long r)
 {
     hs_lock_drop(&t->lock);
@@ -330,6 +331,15 @@ static __attribute__((noinline)) ssize_t direct_done_slow(hs_track *t, long r)
         return -1;
     }
     return r;
+}
+
+/* A direct call took the body's last byte: the framing moves on. (A
+ * connection that ended HTTP there, Connection: close, is let go by its
+ * next call, which the engine makes.) */
+static __attribute__((noinline)) ssize_t direct_body_ended(hs_track *t, long r)
+{
+    hs_io_direct_ended(t->conn);
+    return direct_done_slow(t, r);
 }
 
 /* The first thing a slow path does: let go of what TRY_DIRECT took (the
@@ -410,12 +420,14 @@ static inline __attribute__((always_inline)) void lock_words_afresh(int *held,
             __builtin_expect(!hs_io_direct_fits_inline(c_, (total)), 0))      \
             return slow(t_);                                                  \
         long r_ = (direct);                                                   \
-        if (__builtin_expect(r_ < 0, 0))                                      \
+        if (__builtin_expect(r_ <= 0, 0))                                     \
             return direct_done_slow(t_, r_);                                  \
         /* t_->conn read again and the lock's words made afresh, rather     \
          * than kept across the system call: so few values live across it \
          * that the wrapper needs no stack frame */                         \
-        hs_io_direct_sent_inline(t_->conn, (size_t)r_);                       \
+        if (__builtin_expect(hs_io_direct_sent_inline(t_->conn, (size_t)r_), \
+                             0))                                              \
+            return direct_body_ended(t_, r_);                                 \
         int held_, free_;                                                     \
         lock_words_afresh(&held_, &free_);                                    \
         if (__builtin_expect(!atomic_compare_exchange_strong(&t_->lock.word,  \
@@ -598,23 +610,26 @@ static ssize_t track_blind(hs_track *t, int fd, int in_fd, loff_t *off,
         return (real);                                                        \
     } while (0)
 
-static __attribute__((noinline)) ssize_t sendfile_slow(int out_fd, int in_fd, off_t *offset, size_t count)
+static __attribute__((noinline)) ssize_t sendfile_slow(int out_fd, int in_fd, off_t *offset,
+                                                       size_t count, hs_track *locked)
 {
 #define REAL_SENDFILE                                                         \
     REAL(sendfile, hs_sys6(SYS_sendfile, out_fd, in_fd, (long)offset,         \
                            (long)count, 0, 0),                                \
          out_fd, in_fd, offset, count)
+    LET_GO_OR_PASS(locked, REAL_SENDFILE);
     BLIND_BODY(out_fd, in_fd, (loff_t *)offset, count, 0, false, REAL_SENDFILE);
 #undef REAL_SENDFILE
 }
 
 static __attribute__((noinline)) ssize_t sendfile64_slow(int out_fd, int in_fd, off64_t *offset,
-                             size_t count)
+                                                         size_t count, hs_track *locked)
 {
 #define REAL_SENDFILE64                                                       \
     REAL(sendfile64, hs_sys6(SYS_sendfile, out_fd, in_fd, (long)offset,       \
                              (long)count, 0, 0),                              \
          out_fd, in_fd, offset, count)
+    LET_GO_OR_PASS(locked, REAL_SENDFILE64);
     BLIND_BODY(out_fd, in_fd, (loff_t *)offset, count, 0, false,
                REAL_SENDFILE64);
 #undef REAL_SENDFILE64
@@ -736,23 +751,42 @@ HS_EXPORT ssize_t sendmsg(int fd, const struct msghdr *m, int flags)
 #undef SLOW
 }
 
+/* A sendfile of body bytes (nginx's, Apache's) is a direct call like a
+ * write: the body room is in body bytes, wherever they come from (rule 8:
+ * nothing is owed when there is room). */
 HS_EXPORT ssize_t sendfile(int out_fd, int in_fd, off_t *offset, size_t count)
 {
-    if (__builtin_expect(hs_fast_pass(out_fd), 1))
-        return REAL(sendfile, hs_sys6(SYS_sendfile, out_fd, in_fd, (long)offset,
-                                      (long)count, 0, 0),
-                    out_fd, in_fd, offset, count);
-    return sendfile_slow(out_fd, in_fd, offset, count);
+    _Atomic uintptr_t *sp = hs_fd_slotp(out_fd);
+    uintptr_t slot = atomic_load_explicit(sp, memory_order_acquire);
+#define SLOW(t) sendfile_slow(out_fd, in_fd, offset, count, (t))
+    TRACKED_FIRST(slot,
+                  REAL(sendfile, hs_sys6(SYS_sendfile, out_fd, in_fd, (long)offset,
+                                         (long)count, 0, 0),
+                       out_fd, in_fd, offset, count),
+                  SLOW);
+    TRY_DIRECT(sp, slot, count,
+               hs_raw6_inline(SYS_sendfile, out_fd, in_fd, (long)offset,
+                              (long)count, 0, 0),
+               SLOW);
+#undef SLOW
 }
 
 HS_EXPORT ssize_t sendfile64(int out_fd, int in_fd, off64_t *offset,
                              size_t count)
 {
-    if (__builtin_expect(hs_fast_pass(out_fd), 1))
-        return REAL(sendfile64, hs_sys6(SYS_sendfile, out_fd, in_fd, (long)offset,
-                                        (long)count, 0, 0),
-                    out_fd, in_fd, offset, count);
-    return sendfile64_slow(out_fd, in_fd, offset, count);
+    _Atomic uintptr_t *sp = hs_fd_slotp(out_fd);
+    uintptr_t slot = atomic_load_explicit(sp, memory_order_acquire);
+#define SLOW(t) sendfile64_slow(out_fd, in_fd, offset, count, (t))
+    TRACKED_FIRST(slot,
+                  REAL(sendfile64, hs_sys6(SYS_sendfile, out_fd, in_fd, (long)offset,
+                                           (long)count, 0, 0),
+                       out_fd, in_fd, offset, count),
+                  SLOW);
+    TRY_DIRECT(sp, slot, count,
+               hs_raw6_inline(SYS_sendfile, out_fd, in_fd, (long)offset,
+                              (long)count, 0, 0),
+               SLOW);
+#undef SLOW
 }
 
 HS_EXPORT ssize_t splice(int fd_in, loff_t *off_in, int fd_out,

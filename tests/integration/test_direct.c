@@ -3,10 +3,10 @@
  * calls inside a Content-Length body go straight to the kernel and the
  * engine only counts them. Through every output function: small body
  * calls (direct), the body's last bytes with the next response's head in
- * the same call (the engine: the room never covers a body's last byte),
- * a body call of exactly the bytes left, and a real kernel's short counts
- * and EAGAIN on a non-blocking socket with a small send buffer; in enforce
- * and in report mode. The client compares exact bytes with what the core
+ * the same call (the engine: the room ends with the body), a body call of
+ * exactly the bytes left (direct, and the body ends there), sendfile
+ * bodies, and a real kernel's short counts and EAGAIN on a non-blocking
+ * socket with a small send buffer; in enforce and in report mode. The client compares exact bytes with what the core
  * computes for the whole stream, and hs_server checks every call's errno
  * (rule 7) and return value.
  */
@@ -20,8 +20,8 @@
 #define HEAD1 "HTTP/1.1 200 OK\\r\\nServer: Apache/2.2.3\\r\\nContent-Length: 100\\r\\n\\r\\n"
 #define HEAD2 "HTTP/1.1 200 OK\\r\\nServer: Apache/2.2.3\\r\\nX-Powered-By: PHP\\r\\nContent-Length: 40\\r\\n\\r\\n"
 /* body 1: 3 x 30 direct, then its last 10 bytes in one call with head 2
- * and 5 bytes of body 2; body 2: 20 direct, then the 15 left (not direct:
- * they end the body) */
+ * and 5 bytes of body 2 (the engine); body 2: 20 direct, then the 15 left
+ * (direct too: the call that ends the body) */
 #define B1A "abcdefghijklmnopqrstuvwxyz0123"
 #define B1B "ABCDEFGHIJKLMNOPQRSTUVWXYZ4567"
 #define B1C "0123456789abcdefghijABCDEFGHIJ"
@@ -140,6 +140,53 @@ START_TEST(chunked_and_close_delimited)
 }
 END_TEST
 
+/* nginx: writev[H] then the whole body by sendfile (a direct call that
+ * ends the body), the next response the same way (its head rewritten),
+ * then one whose body comes in two sendfiles and a write; with an offset
+ * and with the file position, sendfile and sendfile64, and in report
+ * mode. */
+static const char *file_funcs[][2] = {{"sendfile", "off"}, {"sendfile", "null"},
+                                      {"sendfile64", "off"}, {"sendfile64", "null"}};
+
+static void sendfile_bodies(int i, bool report)
+{
+    static char l[8][256];
+    const char *fn = file_funcs[i][0], *how = file_funcs[i][1];
+    snprintf(l[0], sizeof l[0], "sendfile %s %s \\g70000@1;", fn, how);
+    snprintf(l[1], sizeof l[1], "sendfile %s %s \\g300@2;", fn, how);
+    snprintf(l[2], sizeof l[2], "sendfile %s %s \\g100@3;", fn, how);
+    snprintf(l[3], sizeof l[3], "sendfile %s %s \\g100@4;", fn, how);
+    it_case c = {
+        .name = fn,
+        .req = REQ2 "GET /c HTTP/1.1\\r\\nHost: t\\r\\n\\r\\n",
+        .resp = "HTTP/1.1 200 OK\\r\\nServer: nginx\\r\\nContent-Length: 70000\\r\\n\\r\\n\\g70000@1;"
+                "HTTP/1.1 200 OK\\r\\nServer: nginx\\r\\nContent-Length: 300\\r\\n\\r\\n\\g300@2;"
+                "HTTP/1.1 200 OK\\r\\nServer: nginx\\r\\nContent-Length: 205\\r\\n\\r\\n\\g100@3;\\g100@4;tail!",
+        .script = {"accept", "read read *",
+                   "out writev - HTTP/1.1 200 OK\\r\\nServer: nginx\\r\\nContent-Length: 70000\\r\\n\\r\\n",
+                   l[0],
+                   "out writev - HTTP/1.1 200 OK\\r\\nServer: nginx\\r\\nContent-Length: 300\\r\\n\\r\\n",
+                   l[1],
+                   "out writev - HTTP/1.1 200 OK\\r\\nServer: nginx\\r\\nContent-Length: 205\\r\\n\\r\\n",
+                   l[2], l[3], "out write - tail!"},
+        .report = report,
+        .must_not_contain = report ? NULL : "Server:",
+    };
+    run(&c);
+}
+
+START_TEST(direct_sendfile_bodies)
+{
+    sendfile_bodies(_i, false);
+}
+END_TEST
+
+START_TEST(direct_sendfile_bodies_report_mode)
+{
+    sendfile_bodies(_i, true);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("direct");
@@ -150,6 +197,8 @@ static Suite *suite(void)
     tcase_add_loop_test(t, direct_short_counts_and_eagain, 0, NFUNCS);
     tcase_add_loop_test(t, direct_short_counts_report_mode, 0, NFUNCS);
     tcase_add_loop_test(t, chunked_and_close_delimited, 0, NFUNCS);
+    tcase_add_loop_test(t, direct_sendfile_bodies, 0, 4);
+    tcase_add_loop_test(t, direct_sendfile_bodies_report_mode, 0, 4);
     suite_add_tcase(s, t);
     return s;
 }
