@@ -107,15 +107,12 @@ static inline ssize_t track_writev(hs_track *t, int fd,
  * the caller takes the general path, which waits with a reference. */
 #define HS_RETRY (-3)
 
+/* The same once the lock is held and hs_in_shim raised (both let go
+ * here): the slot checked again, then the engine. */
 static inline __attribute__((always_inline)) ssize_t
-fast_writev(hs_track *t, _Atomic uintptr_t *sp, int fd, const struct iovec *iov,
-            int iovcnt, int flags)
+fast_writev_locked(hs_track *t, _Atomic uintptr_t *sp, int fd,
+                   const struct iovec *iov, int iovcnt, int flags)
 {
-    hs_in_shim++;
-    if (__builtin_expect(!hs_lock_try(&t->lock), 0)) {
-        hs_in_shim--;
-        return HS_RETRY;
-    }
     ssize_t r = HS_DO_REAL;
     if (__builtin_expect(atomic_load(sp) != (uintptr_t)t, 0)) {
         r = HS_RETRY;
@@ -145,6 +142,18 @@ fast_writev(hs_track *t, _Atomic uintptr_t *sp, int fd, const struct iovec *iov,
     hs_lock_drop(&t->lock);
     hs_in_shim--;
     return r;
+}
+
+static inline __attribute__((always_inline)) ssize_t
+fast_writev(hs_track *t, _Atomic uintptr_t *sp, int fd, const struct iovec *iov,
+            int iovcnt, int flags)
+{
+    hs_in_shim++;
+    if (__builtin_expect(!hs_lock_try(&t->lock), 0)) {
+        hs_in_shim--;
+        return HS_RETRY;
+    }
+    return fast_writev_locked(t, sp, fd, iov, iovcnt, flags);
 }
 
 /* The general body of every vectored output wrapper (new connections,
@@ -342,6 +351,15 @@ static __attribute__((noinline)) ssize_t direct_body_ended(hs_track *t, long r)
     return direct_done_slow(t, r);
 }
 
+/* A slow path reached without TRY_DIRECT's lock passes a call through
+ * when this thread is inside the shim already (a signal handler, our own
+ * I/O): TRACKED_FIRST does not test that. */
+#define PASS_IF_REENTERED(locked, real)                                       \
+    do {                                                                      \
+        if (!(locked) && hs_in_shim != 0)                                     \
+            return (real);                                                    \
+    } while (0)
+
 /* The first thing a slow path does: let go of what TRY_DIRECT took (the
  * track whose lock it holds, or NULL), and pass a call through when this
  * thread is inside the shim already (a signal handler, our own I/O):
@@ -442,9 +460,21 @@ static inline __attribute__((always_inline)) void lock_words_afresh(int *held,
  * so that it needs a small stack frame and few saved registers ---------- */
 
 /* On a known connection in enforce mode, the fast path; `real` repeats
- * the application's call, `general` is the full path. */
-#define FAST_OR_GENERAL(fd, sp, iov, iovcnt, flags, real, general)            \
+ * the application's call, `general` is the full path. `locked`: the
+ * track whose lock TRY_DIRECT holds (the call did not fit the body
+ * room, a head, say), or NULL. In enforce mode and not re-entered the
+ * engine goes on under that lock rather than letting go and taking it
+ * again; otherwise it is let go first (LET_GO_OR_PASS). */
+#define FAST_OR_GENERAL(fd, sp, iov, iovcnt, flags, real, general, locked)    \
     do {                                                                      \
+        if ((locked) && hs_in_shim == 1 && hs_cfg.mode == HS_MODE_ENFORCE) { \
+            ssize_t l_ = fast_writev_locked((locked), (sp), (fd), (iov),      \
+                                            (iovcnt), (flags));               \
+            if (__builtin_expect(l_ != HS_RETRY, 1))                          \
+                return l_ == HS_DO_REAL ? (real) : l_;                        \
+            return (general);                                                 \
+        }                                                                     \
+        LET_GO_OR_PASS((locked), (real));                                     \
         uintptr_t slot_ = atomic_load_explicit((sp), memory_order_acquire);  \
         if (HS_SLOT_IS_TRACK(slot_) && hs_cfg.mode == HS_MODE_ENFORCE) {     \
             ssize_t f_ = fast_writev((hs_track *)slot_, (sp), (fd), (iov),    \
@@ -458,22 +488,21 @@ static inline __attribute__((always_inline)) void lock_words_afresh(int *held,
 static __attribute__((noinline)) ssize_t write_slow(int fd, const void *buf, size_t n,
                                                     _Atomic uintptr_t *sp, hs_track *locked)
 {
-    LET_GO_OR_PASS(locked, REAL(write, hs_sys(SYS_write, fd, buf, n), fd, buf, n));
     struct iovec v = {(void *)buf, n};
     FAST_OR_GENERAL(fd, sp, &v, 1, 0,
                     REAL(write, hs_sys(SYS_write, fd, buf, n), fd, buf, n),
-                    write_general(fd, buf, n));
+                    write_general(fd, buf, n),
+                    locked);
 }
 
 static __attribute__((noinline)) ssize_t writev_slow(int fd, const struct iovec *iov,
                                                      int iovcnt, _Atomic uintptr_t *sp,
                                                      hs_track *locked)
 {
-    LET_GO_OR_PASS(locked,
-                   REAL(writev, hs_sys(SYS_writev, fd, iov, iovcnt), fd, iov, iovcnt));
     FAST_OR_GENERAL(fd, sp, iov, iovcnt, 0,
                     REAL(writev, hs_sys(SYS_writev, fd, iov, iovcnt), fd, iov, iovcnt),
-                    writev_general(fd, iov, iovcnt));
+                    writev_general(fd, iov, iovcnt),
+                    locked);
 }
 
 static __attribute__((noinline)) ssize_t pwritev2_slow(int fd, const struct iovec *iov,
@@ -486,7 +515,8 @@ static __attribute__((noinline)) ssize_t pwritev2_slow(int fd, const struct iove
                     REAL(pwritev2,
                          hs_sys6(SYS_pwritev2, fd, (long)iov, iovcnt, -1, 0, 0),
                          fd, iov, iovcnt, offset, flags),
-                    pwritev2_general(fd, iov, iovcnt, offset, flags));
+                    pwritev2_general(fd, iov, iovcnt, offset, flags),
+                    (hs_track *)NULL);
 }
 
 static __attribute__((noinline)) ssize_t pwritev64v2_slow(int fd, const struct iovec *iov,
@@ -499,23 +529,26 @@ static __attribute__((noinline)) ssize_t pwritev64v2_slow(int fd, const struct i
                     REAL(pwritev64v2,
                          hs_sys6(SYS_pwritev2, fd, (long)iov, iovcnt, -1, 0, 0),
                          fd, iov, iovcnt, offset, flags),
-                    pwritev64v2_general(fd, iov, iovcnt, offset, flags));
+                    pwritev64v2_general(fd, iov, iovcnt, offset, flags),
+                    (hs_track *)NULL);
 }
 
 static __attribute__((noinline)) ssize_t send_slow(int fd, const void *buf, size_t n,
                                                    int flags, _Atomic uintptr_t *sp,
                                                    hs_track *locked)
 {
-    LET_GO_OR_PASS(locked,
-                   REAL(send, hs_sys6(SYS_sendto, fd, (long)buf, (long)n, flags, 0, 0),
-                        fd, buf, n, flags));
+    /* before the early ways out to the general path */
+    PASS_IF_REENTERED(locked,
+                      REAL(send, hs_sys6(SYS_sendto, fd, (long)buf, (long)n, flags, 0, 0),
+                          fd, buf, n, flags));
     if (flags & MSG_OOB)
         return send_general(fd, buf, n, flags);
     struct iovec v = {(void *)buf, n};
     FAST_OR_GENERAL(fd, sp, &v, 1, flags,
                     REAL(send, hs_sys6(SYS_sendto, fd, (long)buf, (long)n, flags, 0, 0),
                          fd, buf, n, flags),
-                    send_general(fd, buf, n, flags));
+                    send_general(fd, buf, n, flags),
+                    locked);
 }
 
 static __attribute__((noinline)) ssize_t sendto_slow(int fd, const void *buf, size_t n,
@@ -523,10 +556,11 @@ static __attribute__((noinline)) ssize_t sendto_slow(int fd, const void *buf, si
                                                      socklen_t alen, _Atomic uintptr_t *sp,
                                                      hs_track *locked)
 {
-    LET_GO_OR_PASS(locked,
-                   REAL(sendto, hs_sys6(SYS_sendto, fd, (long)buf, (long)n, flags,
-                                        (long)addr, (long)alen),
-                        fd, buf, n, flags, addr, alen));
+    /* before the early ways out to the general path */
+    PASS_IF_REENTERED(locked,
+                      REAL(sendto, hs_sys6(SYS_sendto, fd, (long)buf, (long)n, flags,
+                                          (long)addr, (long)alen),
+                          fd, buf, n, flags, addr, alen));
     if (flags & MSG_OOB)
         return sendto_general(fd, buf, n, flags, addr, alen);
     struct iovec v = {(void *)buf, n};
@@ -534,20 +568,24 @@ static __attribute__((noinline)) ssize_t sendto_slow(int fd, const void *buf, si
                     REAL(sendto, hs_sys6(SYS_sendto, fd, (long)buf, (long)n, flags,
                                          (long)addr, (long)alen),
                          fd, buf, n, flags, addr, alen),
-                    sendto_general(fd, buf, n, flags, addr, alen));
+                    sendto_general(fd, buf, n, flags, addr, alen),
+                    locked);
 }
 
 static __attribute__((noinline)) ssize_t sendmsg_slow(int fd, const struct msghdr *m,
                                                       int flags, _Atomic uintptr_t *sp,
                                                       hs_track *locked)
 {
-    LET_GO_OR_PASS(locked, REAL(sendmsg, hs_sys(SYS_sendmsg, fd, m, flags), fd, m, flags));
+    /* before the early ways out to the general path */
+    PASS_IF_REENTERED(locked,
+                      REAL(sendmsg, hs_sys(SYS_sendmsg, fd, m, flags), fd, m, flags));
     if (!m || m->msg_controllen > 0 || (flags & MSG_OOB) ||
         m->msg_iovlen > (size_t)0x7fffffff)
         return sendmsg_general(fd, m, flags);
     FAST_OR_GENERAL(fd, sp, m->msg_iov, (int)m->msg_iovlen, flags,
                     REAL(sendmsg, hs_sys(SYS_sendmsg, fd, m, flags), fd, m, flags),
-                    sendmsg_general(fd, m, flags));
+                    sendmsg_general(fd, m, flags),
+                    locked);
 }
 
 /* ---- sendfile and splice: body bytes, by reference --------------------- */
