@@ -565,6 +565,14 @@ writev_general(hs_conn *c, const hs_kernel *k, const struct iovec *iov,
     return writev_steps(c, k, iov, iovcnt, flags, total);
 }
 
+/* The body's last byte went out: a tail call, so that hs_io_writev's
+ * fast paths need no stack frame. */
+static __attribute__((noinline)) ssize_t body_ended(hs_conn *c, ssize_t r)
+{
+    hs_io_direct_ended(c);
+    return r;
+}
+
 ssize_t hs_io_writev(hs_conn *c, const hs_kernel *k, const struct iovec *iov,
                      int iovcnt, int flags)
 {
@@ -584,7 +592,7 @@ ssize_t hs_io_writev(hs_conn *c, const hs_kernel *k, const struct iovec *iov,
     if (__builtin_expect(hs_io_direct_fits_inline(c, total), 1)) {
         ssize_t r = k->sendv(k->ctx, iov, iovcnt, flags);
         if (r > 0 && hs_io_direct_sent_inline(c, (size_t)r))
-            hs_io_direct_ended(c);
+            return body_ended(c, r);
         return r;
     }
     ssize_t r = writev_general(c, k, iov, iovcnt, flags, total);
