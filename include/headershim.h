@@ -488,6 +488,16 @@ typedef struct hs_kernel {
  * its iovecs and flags (0 for write and writev). */
 ssize_t hs_io_writev(hs_conn *c, const hs_kernel *k, const struct iovec *iov,
                      int iovcnt, int flags);
+/* The common body call without the engine in between: a write, send or
+ * sendfile of n <= hs_io_direct_room(c) bytes may go to the kernel
+ * exactly as the application made it (no vector built, no function
+ * table), after which hs_io_direct_sent(c, r) counts the bytes the kernel
+ * took (and ends the body when they were its last). 0 when anything is
+ * owed or the framing needs looking at: then hs_io_writev. The caller
+ * holds whatever orders calls on c (state order == byte order). Valid in
+ * enforce and report mode alike. */
+uint64_t hs_io_direct_room(const hs_conn *c);
+void hs_io_direct_sent(hs_conn *c, size_t n);
 /* sendfile/sendfile64 (offset may be NULL) and splice (out is the
  * connection). */
 ssize_t hs_io_sendfile(hs_conn *c, const hs_kernel *k, int in_fd,

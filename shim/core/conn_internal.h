@@ -72,6 +72,8 @@ struct hs_conn {
                                   acknowledged; the next call must start
                                   with gate_byte */
     char gate_byte;
+    uint64_t direct_room;      /* iomap_direct.h: the body room as the last
+                                  response-side engine call left it */
 
     /* Request side. */
     hs_in_state istate;

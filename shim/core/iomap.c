@@ -20,6 +20,7 @@
  * The kernel is a table of function pointers: the shell passes the real
  * system calls, the tests a script.
  */
+#include "iomap_direct.h"
 #include "iomap_internal.h"
 
 #include <errno.h>
@@ -527,15 +528,30 @@ writev_steps(hs_conn *c, const hs_kernel *k, const struct iovec *iov,
     }
 }
 
-ssize_t hs_io_writev(hs_conn *c, const hs_kernel *k, const struct iovec *iov,
-                     int iovcnt, int flags)
+/* The body room: iomap_direct.h. */
+uint64_t hs_io_direct_room(const hs_conn *c)
 {
-    /* The fast paths, taken by every body call: nothing owed, and a body
-     * that goes on past this call (or no HTTP any more). The kernel's
-     * answer is the application's, and the framing only counts. */
-    bool nothing_owed = !c->gate && c->pend_off == c->pend.len;
-    if (nothing_owed && c->fr.ostate == HS_OUT_PASSTHROUGH)
-        return k->sendv(k->ctx, iov, iovcnt, flags);
+    return c->direct_room;
+}
+
+void hs_io_direct_ended(hs_conn *c)
+{
+    hs_frame_end_body(&c->fr);
+    hs_io_room_refresh(c);
+}
+
+void hs_io_direct_sent(hs_conn *c, size_t n)
+{
+    if (n > 0 && hs_io_direct_sent_inline(c, n))
+        hs_io_direct_ended(c);
+}
+
+/* Everything but the body call and pass-through: report mode, empty
+ * calls and the steps. */
+static __attribute__((noinline)) ssize_t
+writev_general(hs_conn *c, const hs_kernel *k, const struct iovec *iov,
+               int iovcnt, int flags, size_t total)
+{
     if (c->cfg->report) {
         /* Rule 11: the call goes to the kernel unchanged; the engine reads
          * a copy of what it accepted. */
@@ -544,16 +560,42 @@ ssize_t hs_io_writev(hs_conn *c, const hs_kernel *k, const struct iovec *iov,
             hs_io_observe(c, iov, iovcnt, (size_t)r);
         return r;
     }
-    size_t total = hs_iov_total(iov, iovcnt);
     if (total == 0)
         return k->sendv(k->ctx, iov, iovcnt, flags);
-    if (nothing_owed && c->fr.ostate == HS_OUT_BODY_LENGTH &&
-        total < c->fr.body_left) {
-        ssize_t r = k->sendv(k->ctx, iov, iovcnt, flags);
-        if (r > 0)
-            c->fr.body_left -= (uint64_t)r;
-        return r;
-    }
     return writev_steps(c, k, iov, iovcnt, flags, total);
 }
 
+/* The body's last byte went out: a tail call, so that hs_io_writev's
+ * fast paths need no stack frame. */
+static __attribute__((noinline)) ssize_t body_ended(hs_conn *c, ssize_t r)
+{
+    hs_io_direct_ended(c);
+    return r;
+}
+
+ssize_t hs_io_writev(hs_conn *c, const hs_kernel *k, const struct iovec *iov,
+                     int iovcnt, int flags)
+{
+    /* No HTTP any more (and nothing owed): the call as it is. */
+    if (c->fr.ostate == HS_OUT_PASSTHROUGH && !c->gate &&
+        c->pend_off == c->pend.len) {
+        c->direct_room = 0;    /* left over from a request-side desync */
+        return k->sendv(k->ctx, iov, iovcnt, flags);
+    }
+    /* The body call the shell did not make itself: bytes that fit the
+     * body room (iomap_direct.h; in report mode too, where body bytes are
+     * only counted as well). The kernel's answer is the application's,
+     * and the framing only counts. */
+    size_t total = 0;
+    for (int i = 0; i < iovcnt; i++)
+        total += iov[i].iov_len;
+    if (__builtin_expect(hs_io_direct_fits_inline(c, total), 1)) {
+        ssize_t r = k->sendv(k->ctx, iov, iovcnt, flags);
+        if (r > 0 && hs_io_direct_sent_inline(c, (size_t)r))
+            return body_ended(c, r);
+        return r;
+    }
+    ssize_t r = writev_general(c, k, iov, iovcnt, flags, total);
+    hs_io_room_refresh(c);
+    return r;
+}

@@ -3,6 +3,7 @@
  * splice (IO-CONTRACT.md rule 8), and the flushes the shim makes on its own
  * at close, shutdown, exec, fork and exit (rules 3 and 6).
  */
+#include "iomap_direct.h"
 #include "iomap_internal.h"
 
 #include <errno.h>
@@ -122,6 +123,9 @@ static ssize_t io_blind(hs_conn *c, const hs_kernel *k, int in_fd, void *off,
          * through the write path; from a pipe they cannot be, so they
          * go out unchanged and HTTP parsing ends there. */
         if (c->gate || hs_blind_bytes(c) == 0) {
+            /* hs_io_writev trusts the room word: bring it up to date with
+             * the body bytes counted and owed bytes sent so far */
+            hs_io_room_refresh(c);
             ssize_t w = from_file
                             ? file_as_write(c, k, in_fd, off, count - acked)
                             : -ENOSYS;
@@ -158,16 +162,29 @@ static ssize_t io_blind(hs_conn *c, const hs_kernel *k, int in_fd, void *off,
 ssize_t hs_io_sendfile(hs_conn *c, const hs_kernel *k, int in_fd,
                        off_t *offset, size_t count)
 {
-    return io_blind(c, k, in_fd, offset, count, 0, blind_sendfile, true);
+    ssize_t r = io_blind(c, k, in_fd, offset, count, 0, blind_sendfile, true);
+    hs_io_room_refresh(c);
+    return r;
 }
 
 ssize_t hs_io_splice(hs_conn *c, const hs_kernel *k, int in_fd,
                      loff_t *off_in, size_t len, unsigned flags)
 {
-    return io_blind(c, k, in_fd, off_in, len, flags, blind_splice, false);
+    ssize_t r = io_blind(c, k, in_fd, off_in, len, flags, blind_splice, false);
+    hs_io_room_refresh(c);
+    return r;
 }
 
+static int io_flush(hs_conn *c, const hs_kernel *k, int timeout_ms);
+
 int hs_io_flush(hs_conn *c, const hs_kernel *k, int timeout_ms)
+{
+    int r = io_flush(c, k, timeout_ms);
+    hs_io_room_refresh(c);
+    return r;
+}
+
+static int io_flush(hs_conn *c, const hs_kernel *k, int timeout_ms)
 {
     if (!hs_conn_owes_bytes(c))
         return 0;

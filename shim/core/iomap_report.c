@@ -3,12 +3,30 @@
  * calls reach the kernel unchanged; the engine reads a copy of what the
  * kernel accepted and reports what the policy would have changed.
  */
+#include "iomap_direct.h"
 #include "iomap_internal.h"
 
 /* ---- report mode (rule 11): read a copy, change nothing ---- */
 
+static void observe(hs_conn *c, const struct iovec *iov, int iovcnt,
+                    size_t accepted);
+static void observe_blind(hs_conn *c, size_t accepted);
+
 void hs_io_observe(hs_conn *c, const struct iovec *iov, int iovcnt,
                    size_t accepted)
+{
+    observe(c, iov, iovcnt, accepted);
+    hs_io_room_refresh(c);
+}
+
+void hs_io_observe_blind(hs_conn *c, size_t accepted)
+{
+    observe_blind(c, accepted);
+    hs_io_room_refresh(c);
+}
+
+static void observe(hs_conn *c, const struct iovec *iov, int iovcnt,
+                    size_t accepted)
 {
     hs_appv a = {iov, iovcnt, hs_iov_total(iov, iovcnt)};
     if (accepted < a.total)
@@ -52,7 +70,7 @@ void hs_io_observe(hs_conn *c, const struct iovec *iov, int iovcnt,
     }
 }
 
-void hs_io_observe_blind(hs_conn *c, size_t accepted)
+static void observe_blind(hs_conn *c, size_t accepted)
 {
     while (accepted > 0 && c->fr.ostate != HS_OUT_PASSTHROUGH) {
         uint64_t blind = hs_blind_bytes(c);

@@ -16,22 +16,6 @@
 
 #include "shell.h"
 
-/* The system call inline (hs_raw6 is a function call on the hot path of
- * every body write). */
-static inline long raw3(long nr, long a, long b, long c)
-{
-#if defined(__x86_64__)
-    long ret;
-    __asm__ volatile("syscall"
-                     : "=a"(ret)
-                     : "a"(nr), "D"(a), "S"(b), "d"(c)
-                     : "rcx", "r11", "memory");
-    return ret;
-#else
-    return hs_raw(nr, a, b, c);
-#endif
-}
-
 static ssize_t k_sendv(void *ctx, const struct iovec *iov, int iovcnt,
                        int flags)
 {
@@ -42,13 +26,13 @@ static ssize_t k_sendv(void *ctx, const struct iovec *iov, int iovcnt,
      * raw system call: no errno to save and restore on the hot path. */
     if (flags == 0)
         return iovcnt == 1
-                   ? raw3(SYS_write, c->fd, (long)iov[0].iov_base,
-                          (long)iov[0].iov_len)
-                   : raw3(SYS_writev, c->fd, (long)iov, iovcnt);
+                   ? hs_raw3_inline(SYS_write, c->fd, (long)iov[0].iov_base,
+                                    (long)iov[0].iov_len)
+                   : hs_raw3_inline(SYS_writev, c->fd, (long)iov, iovcnt);
     /* sendmsg on a stream socket with no address is writev with flags. */
     struct msghdr m = {.msg_iov = (struct iovec *)iov,
                        .msg_iovlen = (size_t)iovcnt};
-    return raw3(SYS_sendmsg, c->fd, (long)&m, flags);
+    return hs_raw3_inline(SYS_sendmsg, c->fd, (long)&m, flags);
 }
 
 static ssize_t k_sendfile(void *ctx, int in_fd, off_t *offset, size_t count)

@@ -3,9 +3,11 @@
  *
  * Each wrapper: one cached check of the fd (no lock, no malloc on that
  * path: signal handlers write too, libuv's does), then either the real call
- * or the engine under the connection's lock. The lock is held across the
- * real call so that state order equals byte order when several threads
- * write one connection (Apache's event MPM moves it between workers).
+ * or, on a tracked connection, the connection's lock and then the direct
+ * body call (the application's own call, counted: TRY_DIRECT) or the
+ * engine. The lock is held across the real call so that state order
+ * equals byte order when several threads write one connection (Apache's
+ * event MPM moves it between workers).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -14,6 +16,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "iomap_direct.h"
 #include "shell.h"
 
 __thread int hs_in_shim;
@@ -104,15 +107,12 @@ static inline ssize_t track_writev(hs_track *t, int fd,
  * the caller takes the general path, which waits with a reference. */
 #define HS_RETRY (-3)
 
+/* The same once the lock is held and hs_in_shim raised (both let go
+ * here): the slot checked again, then the engine. */
 static inline __attribute__((always_inline)) ssize_t
-fast_writev(hs_track *t, _Atomic uintptr_t *sp, int fd, const struct iovec *iov,
-            int iovcnt, int flags)
+fast_writev_locked(hs_track *t, _Atomic uintptr_t *sp, int fd,
+                   const struct iovec *iov, int iovcnt, int flags)
 {
-    hs_in_shim++;
-    if (__builtin_expect(!hs_lock_try(&t->lock), 0)) {
-        hs_in_shim--;
-        return HS_RETRY;
-    }
     ssize_t r = HS_DO_REAL;
     if (__builtin_expect(atomic_load(sp) != (uintptr_t)t, 0)) {
         r = HS_RETRY;
@@ -142,6 +142,18 @@ fast_writev(hs_track *t, _Atomic uintptr_t *sp, int fd, const struct iovec *iov,
     hs_lock_drop(&t->lock);
     hs_in_shim--;
     return r;
+}
+
+static inline __attribute__((always_inline)) ssize_t
+fast_writev(hs_track *t, _Atomic uintptr_t *sp, int fd, const struct iovec *iov,
+            int iovcnt, int flags)
+{
+    hs_in_shim++;
+    if (__builtin_expect(!hs_lock_try(&t->lock), 0)) {
+        hs_in_shim--;
+        return HS_RETRY;
+    }
+    return fast_writev_locked(t, sp, fd, iov, iovcnt, flags);
 }
 
 /* The general body of every vectored output wrapper (new connections,
@@ -304,13 +316,165 @@ static __attribute__((noinline)) ssize_t sendmsg_general(int fd, const struct ms
 #undef REAL_SENDMSG
 }
 
+/* ---- the direct body call ------------------------------------------- */
+
+/* The application's bytes in a vectored call (the kernel refuses a count
+ * below 0 or a sum over SSIZE_MAX itself, and then takes nothing). */
+static inline size_t iov_sum(const struct iovec *iov, int iovcnt)
+{
+    size_t t = 0;
+    for (int i = 0; i < iovcnt; i++)
+        t += iov[i].iov_len;
+    return t;
+}
+
+/* The direct call is done: the lock's waiters or its death, a failed
+ * call's errno, or an empty call. Out of line, so that the wrappers need
+ * no stack frame. */
+static __attribute__((noinline)) ssize_t direct_done_slow(hs_track *t, long r)
+{
+    hs_lock_drop(&t->lock);
+    hs_in_shim--;
+    if (r < 0) {
+        errno = (int)-r;     /* rule 7: only the real call's errno */
+        return -1;
+    }
+    return r;
+}
+
+/* A direct call took the body's last byte: the framing moves on. (A
+ * connection that ended HTTP there, Connection: close, is let go by its
+ * next call, which the engine makes.) */
+static __attribute__((noinline)) ssize_t direct_body_ended(hs_track *t, long r)
+{
+    hs_io_direct_ended(t->conn);
+    return direct_done_slow(t, r);
+}
+
+/* A slow path reached without TRY_DIRECT's lock passes a call through
+ * when this thread is inside the shim already (a signal handler, our own
+ * I/O): TRACKED_FIRST does not test that. */
+#define PASS_IF_REENTERED(locked, real)                                       \
+    do {                                                                      \
+        if (!(locked) && hs_in_shim != 0)                                     \
+            return (real);                                                    \
+    } while (0)
+
+/* The first thing a slow path does: let go of what TRY_DIRECT took (the
+ * track whose lock it holds, or NULL), and pass a call through when this
+ * thread is inside the shim already (a signal handler, our own I/O):
+ * TRACKED_FIRST does not test that. */
+#define LET_GO_OR_PASS(locked, real)                                          \
+    do {                                                                      \
+        if (locked) {                                                         \
+            hs_lock_drop(&(locked)->lock);                                    \
+            hs_in_shim--;                                                     \
+        }                                                                     \
+        if (hs_in_shim != 0)                                                  \
+            return (real);                                                    \
+    } while (0)
+
+/* The wrapper's first test, on the tracked connection's side: a track in
+ * the slot. That the shim is on goes without testing there: tracks are
+ * only made while it is (every wrapper passes straight through otherwise)
+ * and the mode never changes after the constructor. Nor is hs_in_shim
+ * tested: a direct call re-entered from a signal handler is as good as
+ * any, and every other way through the slow path tests it. Everything
+ * else: `pass` when hs_slot_pass says so, else the slow path. */
+#define TRACKED_FIRST(slot, pass, slow)                                       \
+    do {                                                                      \
+        if (__builtin_expect((slot) == 0 || ((slot) & 7u) != 0, 0)) {        \
+            if (__builtin_expect(hs_slot_pass(slot), 1))                      \
+                return (pass);                                                \
+            return slow(NULL);                                                \
+        }                                                                     \
+    } while (0)
+
+/* HS_LOCK_HELD and 0 made where they are used: on x86-64 an opaque move,
+ * so that the compiler does not keep the constants from the lock's taking
+ * in registers across the system call (they would be two more values to
+ * save, and the wrapper would need a stack frame). */
+static inline __attribute__((always_inline)) void lock_words_afresh(int *held,
+                                                                    int *unlocked)
+{
+#if defined(__x86_64__)
+    __asm__("mov %2, %0\n\txor %1, %1"
+            : "=r"(*held), "=r"(*unlocked)
+            : "i"(HS_LOCK_HELD)
+            : "cc");
+#else
+    *held = HS_LOCK_HELD;
+    *unlocked = 0;
+#endif
+}
+
+/* The call servers make thousands of times per response: body bytes on a
+ * known connection, inside a Content-Length body with nothing owed. Then
+ * `direct`, the application's own call as a raw system call (-errno on
+ * failure), goes to the kernel under the connection's lock (state order
+ * == byte order), and the engine only counts what the kernel took
+ * (iomap_direct.h): no engine call, no kernel table, no vector built, no
+ * errno saved (a raw call leaves it alone; rule 7). Enforce and report
+ * mode alike (rule 11: the call is the application's, unchanged).
+ *
+ * Anything else goes to `slow`, a tail call with the track whose lock is
+ * still held (or NULL): the slow path lets go of it first and decides
+ * everything afresh. Every path out is a return or a tail call, so the
+ * wrapper needs no stack frame. `slot` was read from `sp` and passed
+ * TRACKED_FIRST. */
+#define TRY_DIRECT(sp, slot, total, direct, slow)                             \
+    do {                                                                      \
+        hs_track *t_ = (hs_track *)(slot);                                    \
+        /* A signal handler writing meanwhile finds the lock taken and goes \
+         * the slow way, which passes it through (hs_in_shim). */           \
+        hs_in_shim++;                                                         \
+        if (__builtin_expect(!hs_lock_try(&t_->lock), 0)) {                   \
+            hs_in_shim--;                                                     \
+            return slow(NULL);                                                \
+        }                                                                     \
+        /* the generation check: fd closed and reused meanwhile? */          \
+        hs_conn *c_ = atomic_load(sp) == (slot) ? t_->conn : NULL;            \
+        if (__builtin_expect(c_ == NULL, 0) ||                                \
+            __builtin_expect(!hs_io_direct_fits_inline(c_, (total)), 0))      \
+            return slow(t_);                                                  \
+        long r_ = (direct);                                                   \
+        if (__builtin_expect(r_ <= 0, 0))                                     \
+            return direct_done_slow(t_, r_);                                  \
+        /* t_->conn read again and the lock's words made afresh, rather     \
+         * than kept across the system call: so few values live across it \
+         * that the wrapper needs no stack frame */                         \
+        if (__builtin_expect(hs_io_direct_sent_inline(t_->conn, (size_t)r_), \
+                             0))                                              \
+            return direct_body_ended(t_, r_);                                 \
+        int held_, free_;                                                     \
+        lock_words_afresh(&held_, &free_);                                    \
+        if (__builtin_expect(!atomic_compare_exchange_strong(&t_->lock.word,  \
+                                                             &held_, free_),  \
+                             0))                                              \
+            return direct_done_slow(t_, r_);                                  \
+        hs_in_shim--;                                                         \
+        return r_;                                                            \
+    } while (0)
+
 /* ---- the tracked calls: the fast path, kept apart from the general one
  * so that it needs a small stack frame and few saved registers ---------- */
 
 /* On a known connection in enforce mode, the fast path; `real` repeats
- * the application's call, `general` is the full path. */
-#define FAST_OR_GENERAL(fd, sp, iov, iovcnt, flags, real, general)            \
+ * the application's call, `general` is the full path. `locked`: the
+ * track whose lock TRY_DIRECT holds (the call did not fit the body
+ * room, a head, say), or NULL. In enforce mode and not re-entered the
+ * engine goes on under that lock rather than letting go and taking it
+ * again; otherwise it is let go first (LET_GO_OR_PASS). */
+#define FAST_OR_GENERAL(fd, sp, iov, iovcnt, flags, real, general, locked)    \
     do {                                                                      \
+        if ((locked) && hs_in_shim == 1 && hs_cfg.mode == HS_MODE_ENFORCE) { \
+            ssize_t l_ = fast_writev_locked((locked), (sp), (fd), (iov),      \
+                                            (iovcnt), (flags));               \
+            if (__builtin_expect(l_ != HS_RETRY, 1))                          \
+                return l_ == HS_DO_REAL ? (real) : l_;                        \
+            return (general);                                                 \
+        }                                                                     \
+        LET_GO_OR_PASS((locked), (real));                                     \
         uintptr_t slot_ = atomic_load_explicit((sp), memory_order_acquire);  \
         if (HS_SLOT_IS_TRACK(slot_) && hs_cfg.mode == HS_MODE_ENFORCE) {     \
             ssize_t f_ = fast_writev((hs_track *)slot_, (sp), (fd), (iov),    \
@@ -322,20 +486,23 @@ static __attribute__((noinline)) ssize_t sendmsg_general(int fd, const struct ms
     } while (0)
 
 static __attribute__((noinline)) ssize_t write_slow(int fd, const void *buf, size_t n,
-                                                    _Atomic uintptr_t *sp)
+                                                    _Atomic uintptr_t *sp, hs_track *locked)
 {
     struct iovec v = {(void *)buf, n};
     FAST_OR_GENERAL(fd, sp, &v, 1, 0,
                     REAL(write, hs_sys(SYS_write, fd, buf, n), fd, buf, n),
-                    write_general(fd, buf, n));
+                    write_general(fd, buf, n),
+                    locked);
 }
 
 static __attribute__((noinline)) ssize_t writev_slow(int fd, const struct iovec *iov,
-                                                     int iovcnt, _Atomic uintptr_t *sp)
+                                                     int iovcnt, _Atomic uintptr_t *sp,
+                                                     hs_track *locked)
 {
     FAST_OR_GENERAL(fd, sp, iov, iovcnt, 0,
                     REAL(writev, hs_sys(SYS_writev, fd, iov, iovcnt), fd, iov, iovcnt),
-                    writev_general(fd, iov, iovcnt));
+                    writev_general(fd, iov, iovcnt),
+                    locked);
 }
 
 static __attribute__((noinline)) ssize_t pwritev2_slow(int fd, const struct iovec *iov,
@@ -348,7 +515,8 @@ static __attribute__((noinline)) ssize_t pwritev2_slow(int fd, const struct iove
                     REAL(pwritev2,
                          hs_sys6(SYS_pwritev2, fd, (long)iov, iovcnt, -1, 0, 0),
                          fd, iov, iovcnt, offset, flags),
-                    pwritev2_general(fd, iov, iovcnt, offset, flags));
+                    pwritev2_general(fd, iov, iovcnt, offset, flags),
+                    (hs_track *)NULL);
 }
 
 static __attribute__((noinline)) ssize_t pwritev64v2_slow(int fd, const struct iovec *iov,
@@ -361,25 +529,38 @@ static __attribute__((noinline)) ssize_t pwritev64v2_slow(int fd, const struct i
                     REAL(pwritev64v2,
                          hs_sys6(SYS_pwritev2, fd, (long)iov, iovcnt, -1, 0, 0),
                          fd, iov, iovcnt, offset, flags),
-                    pwritev64v2_general(fd, iov, iovcnt, offset, flags));
+                    pwritev64v2_general(fd, iov, iovcnt, offset, flags),
+                    (hs_track *)NULL);
 }
 
 static __attribute__((noinline)) ssize_t send_slow(int fd, const void *buf, size_t n,
-                                                   int flags, _Atomic uintptr_t *sp)
+                                                   int flags, _Atomic uintptr_t *sp,
+                                                   hs_track *locked)
 {
+    /* before the early ways out to the general path */
+    PASS_IF_REENTERED(locked,
+                      REAL(send, hs_sys6(SYS_sendto, fd, (long)buf, (long)n, flags, 0, 0),
+                          fd, buf, n, flags));
     if (flags & MSG_OOB)
         return send_general(fd, buf, n, flags);
     struct iovec v = {(void *)buf, n};
     FAST_OR_GENERAL(fd, sp, &v, 1, flags,
                     REAL(send, hs_sys6(SYS_sendto, fd, (long)buf, (long)n, flags, 0, 0),
                          fd, buf, n, flags),
-                    send_general(fd, buf, n, flags));
+                    send_general(fd, buf, n, flags),
+                    locked);
 }
 
 static __attribute__((noinline)) ssize_t sendto_slow(int fd, const void *buf, size_t n,
                                                      int flags, const struct sockaddr *addr,
-                                                     socklen_t alen, _Atomic uintptr_t *sp)
+                                                     socklen_t alen, _Atomic uintptr_t *sp,
+                                                     hs_track *locked)
 {
+    /* before the early ways out to the general path */
+    PASS_IF_REENTERED(locked,
+                      REAL(sendto, hs_sys6(SYS_sendto, fd, (long)buf, (long)n, flags,
+                                          (long)addr, (long)alen),
+                          fd, buf, n, flags, addr, alen));
     if (flags & MSG_OOB)
         return sendto_general(fd, buf, n, flags, addr, alen);
     struct iovec v = {(void *)buf, n};
@@ -387,18 +568,24 @@ static __attribute__((noinline)) ssize_t sendto_slow(int fd, const void *buf, si
                     REAL(sendto, hs_sys6(SYS_sendto, fd, (long)buf, (long)n, flags,
                                          (long)addr, (long)alen),
                          fd, buf, n, flags, addr, alen),
-                    sendto_general(fd, buf, n, flags, addr, alen));
+                    sendto_general(fd, buf, n, flags, addr, alen),
+                    locked);
 }
 
 static __attribute__((noinline)) ssize_t sendmsg_slow(int fd, const struct msghdr *m,
-                                                      int flags, _Atomic uintptr_t *sp)
+                                                      int flags, _Atomic uintptr_t *sp,
+                                                      hs_track *locked)
 {
+    /* before the early ways out to the general path */
+    PASS_IF_REENTERED(locked,
+                      REAL(sendmsg, hs_sys(SYS_sendmsg, fd, m, flags), fd, m, flags));
     if (!m || m->msg_controllen > 0 || (flags & MSG_OOB) ||
         m->msg_iovlen > (size_t)0x7fffffff)
         return sendmsg_general(fd, m, flags);
     FAST_OR_GENERAL(fd, sp, m->msg_iov, (int)m->msg_iovlen, flags,
                     REAL(sendmsg, hs_sys(SYS_sendmsg, fd, m, flags), fd, m, flags),
-                    sendmsg_general(fd, m, flags));
+                    sendmsg_general(fd, m, flags),
+                    locked);
 }
 
 /* ---- sendfile and splice: body bytes, by reference --------------------- */
@@ -461,23 +648,26 @@ static ssize_t track_blind(hs_track *t, int fd, int in_fd, loff_t *off,
         return (real);                                                        \
     } while (0)
 
-static __attribute__((noinline)) ssize_t sendfile_slow(int out_fd, int in_fd, off_t *offset, size_t count)
+static __attribute__((noinline)) ssize_t sendfile_slow(int out_fd, int in_fd, off_t *offset,
+                                                       size_t count, hs_track *locked)
 {
 #define REAL_SENDFILE                                                         \
     REAL(sendfile, hs_sys6(SYS_sendfile, out_fd, in_fd, (long)offset,         \
                            (long)count, 0, 0),                                \
          out_fd, in_fd, offset, count)
+    LET_GO_OR_PASS(locked, REAL_SENDFILE);
     BLIND_BODY(out_fd, in_fd, (loff_t *)offset, count, 0, false, REAL_SENDFILE);
 #undef REAL_SENDFILE
 }
 
 static __attribute__((noinline)) ssize_t sendfile64_slow(int out_fd, int in_fd, off64_t *offset,
-                             size_t count)
+                                                         size_t count, hs_track *locked)
 {
 #define REAL_SENDFILE64                                                       \
     REAL(sendfile64, hs_sys6(SYS_sendfile, out_fd, in_fd, (long)offset,       \
                              (long)count, 0, 0),                              \
          out_fd, in_fd, offset, count)
+    LET_GO_OR_PASS(locked, REAL_SENDFILE64);
     BLIND_BODY(out_fd, in_fd, (loff_t *)offset, count, 0, false,
                REAL_SENDFILE64);
 #undef REAL_SENDFILE64
@@ -503,26 +693,31 @@ static __attribute__((noinline)) ssize_t splice_slow(int fd_in, loff_t *off_in, 
 #undef REAL_SPLICE
 }
 
-/* ---- the exported names: one inline test, then the real call or the
- * slow path (kept out of line so the pass-through path needs no stack
- * frame: interposition.md 5.6 and the 40-instruction budget) ---------- */
+/* ---- the exported names: one inline test, then the real call, the
+ * direct body call or the slow path (kept out of line so that neither the
+ * pass-through path nor the direct call needs a stack frame:
+ * interposition.md 5.6 and the 40-instruction budget) ------------------ */
 
 HS_EXPORT ssize_t write(int fd, const void *buf, size_t n)
 {
     _Atomic uintptr_t *sp = hs_fd_slotp(fd);
     uintptr_t slot = atomic_load_explicit(sp, memory_order_acquire);
-    if (__builtin_expect(hs_slot_pass(slot), 1))
-        return hs_libc.write(fd, buf, n);       /* never NULL: realfn.c */
-    return write_slow(fd, buf, n, sp);
+#define SLOW(t) write_slow(fd, buf, n, sp, (t))
+    /* hs_libc.write is never NULL: realfn.c */
+    TRACKED_FIRST(slot, hs_libc.write(fd, buf, n), SLOW);
+    TRY_DIRECT(sp, slot, n, hs_raw3_inline(SYS_write, fd, (long)buf, (long)n), SLOW);
+#undef SLOW
 }
 
 HS_EXPORT ssize_t writev(int fd, const struct iovec *iov, int iovcnt)
 {
     _Atomic uintptr_t *sp = hs_fd_slotp(fd);
     uintptr_t slot = atomic_load_explicit(sp, memory_order_acquire);
-    if (__builtin_expect(hs_slot_pass(slot), 1))
-        return hs_libc.writev(fd, iov, iovcnt); /* never NULL: realfn.c */
-    return writev_slow(fd, iov, iovcnt, sp);
+#define SLOW(t) writev_slow(fd, iov, iovcnt, sp, (t))
+    TRACKED_FIRST(slot, hs_libc.writev(fd, iov, iovcnt), SLOW);
+    TRY_DIRECT(sp, slot, iov_sum(iov, iovcnt),
+               hs_raw3_inline(SYS_writev, fd, (long)iov, iovcnt), SLOW);
+#undef SLOW
 }
 
 HS_EXPORT ssize_t pwritev2(int fd, const struct iovec *iov, int iovcnt,
@@ -553,10 +748,14 @@ HS_EXPORT ssize_t send(int fd, const void *buf, size_t n, int flags)
 {
     _Atomic uintptr_t *sp = hs_fd_slotp(fd);
     uintptr_t slot = atomic_load_explicit(sp, memory_order_acquire);
-    if (__builtin_expect(hs_slot_pass(slot), 1))
-        return REAL(send, hs_sys6(SYS_sendto, fd, (long)buf, (long)n, flags, 0, 0),
-                    fd, buf, n, flags);
-    return send_slow(fd, buf, n, flags, sp);
+#define SLOW(t) send_slow(fd, buf, n, flags, sp, (t))
+    TRACKED_FIRST(slot, REAL(send, hs_sys6(SYS_sendto, fd, (long)buf, (long)n, flags, 0, 0),
+                        fd, buf, n, flags), SLOW);
+    if (flags & MSG_OOB)
+        return SLOW(NULL);
+    TRY_DIRECT(sp, slot, n,
+               hs_raw6_inline(SYS_sendto, fd, (long)buf, (long)n, flags, 0, 0), SLOW);
+#undef SLOW
 }
 
 HS_EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags,
@@ -564,39 +763,68 @@ HS_EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags,
 {
     _Atomic uintptr_t *sp = hs_fd_slotp(fd);
     uintptr_t slot = atomic_load_explicit(sp, memory_order_acquire);
-    if (__builtin_expect(hs_slot_pass(slot), 1))
-        return REAL(sendto, hs_sys6(SYS_sendto, fd, (long)buf, (long)n, flags,
-                                    (long)addr, (long)alen),
-                    fd, buf, n, flags, addr, alen);
-    return sendto_slow(fd, buf, n, flags, addr, alen, sp);
+#define SLOW(t) sendto_slow(fd, buf, n, flags, addr, alen, sp, (t))
+    TRACKED_FIRST(slot, REAL(sendto, hs_sys6(SYS_sendto, fd, (long)buf, (long)n, flags,
+                                        (long)addr, (long)alen),
+                        fd, buf, n, flags, addr, alen), SLOW);
+    if (flags & MSG_OOB)
+        return SLOW(NULL);
+    TRY_DIRECT(sp, slot, n,
+               hs_raw6_inline(SYS_sendto, fd, (long)buf, (long)n, flags,
+                              (long)addr, (long)alen), SLOW);
+#undef SLOW
 }
 
 HS_EXPORT ssize_t sendmsg(int fd, const struct msghdr *m, int flags)
 {
     _Atomic uintptr_t *sp = hs_fd_slotp(fd);
     uintptr_t slot = atomic_load_explicit(sp, memory_order_acquire);
-    if (__builtin_expect(hs_slot_pass(slot), 1))
-        return REAL(sendmsg, hs_sys(SYS_sendmsg, fd, m, flags), fd, m, flags);
-    return sendmsg_slow(fd, m, flags, sp);
+#define SLOW(t) sendmsg_slow(fd, m, flags, sp, (t))
+    TRACKED_FIRST(slot, REAL(sendmsg, hs_sys(SYS_sendmsg, fd, m, flags), fd, m, flags), SLOW);
+    if (!m || m->msg_controllen > 0 || (flags & MSG_OOB) ||
+        m->msg_iovlen > (size_t)0x7fffffff)
+        return SLOW(NULL);
+    TRY_DIRECT(sp, slot, iov_sum(m->msg_iov, (int)m->msg_iovlen),
+               hs_raw3_inline(SYS_sendmsg, fd, (long)m, flags), SLOW);
+#undef SLOW
 }
 
+/* A sendfile of body bytes (nginx's, Apache's) is a direct call like a
+ * write: the body room is in body bytes, wherever they come from (rule 8:
+ * nothing is owed when there is room). */
 HS_EXPORT ssize_t sendfile(int out_fd, int in_fd, off_t *offset, size_t count)
 {
-    if (__builtin_expect(hs_fast_pass(out_fd), 1))
-        return REAL(sendfile, hs_sys6(SYS_sendfile, out_fd, in_fd, (long)offset,
-                                      (long)count, 0, 0),
-                    out_fd, in_fd, offset, count);
-    return sendfile_slow(out_fd, in_fd, offset, count);
+    _Atomic uintptr_t *sp = hs_fd_slotp(out_fd);
+    uintptr_t slot = atomic_load_explicit(sp, memory_order_acquire);
+#define SLOW(t) sendfile_slow(out_fd, in_fd, offset, count, (t))
+    TRACKED_FIRST(slot,
+                  REAL(sendfile, hs_sys6(SYS_sendfile, out_fd, in_fd, (long)offset,
+                                         (long)count, 0, 0),
+                       out_fd, in_fd, offset, count),
+                  SLOW);
+    TRY_DIRECT(sp, slot, count,
+               hs_raw6_inline(SYS_sendfile, out_fd, in_fd, (long)offset,
+                              (long)count, 0, 0),
+               SLOW);
+#undef SLOW
 }
 
 HS_EXPORT ssize_t sendfile64(int out_fd, int in_fd, off64_t *offset,
                              size_t count)
 {
-    if (__builtin_expect(hs_fast_pass(out_fd), 1))
-        return REAL(sendfile64, hs_sys6(SYS_sendfile, out_fd, in_fd, (long)offset,
-                                        (long)count, 0, 0),
-                    out_fd, in_fd, offset, count);
-    return sendfile64_slow(out_fd, in_fd, offset, count);
+    _Atomic uintptr_t *sp = hs_fd_slotp(out_fd);
+    uintptr_t slot = atomic_load_explicit(sp, memory_order_acquire);
+#define SLOW(t) sendfile64_slow(out_fd, in_fd, offset, count, (t))
+    TRACKED_FIRST(slot,
+                  REAL(sendfile64, hs_sys6(SYS_sendfile, out_fd, in_fd, (long)offset,
+                                           (long)count, 0, 0),
+                       out_fd, in_fd, offset, count),
+                  SLOW);
+    TRY_DIRECT(sp, slot, count,
+               hs_raw6_inline(SYS_sendfile, out_fd, in_fd, (long)offset,
+                              (long)count, 0, 0),
+               SLOW);
+#undef SLOW
 }
 
 HS_EXPORT ssize_t splice(int fd_in, loff_t *off_in, int fd_out,

@@ -85,6 +85,39 @@ long hs_raw6(long nr, long a, long b, long c, long d, long e, long f) HS_HIDDEN;
 /* The same but with errno set the libc way: -1 and errno on failure. */
 long hs_sys6(long nr, long a, long b, long c, long d, long e, long f) HS_HIDDEN;
 #define hs_sys(nr, a, b, c) hs_sys6((nr), (long)(a), (long)(b), (long)(c), 0, 0, 0)
+/* hs_raw6 inline, for the hot path of every body write (a call to
+ * hs_raw6 costs the caller its saved registers). */
+static inline long hs_raw6_inline(long nr, long a, long b, long c, long d,
+                                  long e, long f)
+{
+#if defined(__x86_64__)
+    long ret;
+    register long r10 __asm__("r10") = d;
+    register long r8 __asm__("r8") = e;
+    register long r9 __asm__("r9") = f;
+    __asm__ volatile("syscall"
+                     : "=a"(ret)
+                     : "a"(nr), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8),
+                       "r"(r9)
+                     : "rcx", "r11", "memory");
+    return ret;
+#else
+    return hs_raw6(nr, a, b, c, d, e, f);
+#endif
+}
+static inline long hs_raw3_inline(long nr, long a, long b, long c)
+{
+#if defined(__x86_64__)
+    long ret;
+    __asm__ volatile("syscall"
+                     : "=a"(ret)
+                     : "a"(nr), "D"(a), "S"(b), "d"(c)
+                     : "rcx", "r11", "memory");
+    return ret;
+#else
+    return hs_raw6(nr, a, b, c, 0, 0, 0);
+#endif
+}
 
 /* ---- env.c: configuration, read once ----------------------------------- */
 
