@@ -262,16 +262,19 @@ static hs_plan_result plan_block(hs_conn *c, const hs_appv *a, size_t pos,
 
     const char *block = NULL;
     size_t block_len = 0, end = 0;
+    bool decided = false;
     s->held_before = c->held.len;
     if (c->held.len == 0) {
-        /* The common case: the whole block inside one iovec. */
+        /* The common case: the whole block inside one iovec, found and
+         * decided in one pass over it. */
         size_t run_len;
         const char *run = hs_app_run(a, pos, &run_len);
-        end = hs_block_end(run, run_len, 0);
-        if (end && end <= c->max_header) {
+        end = hs_conn_decide_stream(c, run, run_len, s->d);
+        if (end) {
             block = run;
             block_len = end;
             s->block_app = end;
+            decided = true;
         }
     }
     if (!block) {
@@ -291,7 +294,8 @@ static hs_plan_result plan_block(hs_conn *c, const hs_appv *a, size_t pos,
         s->block_app = end - old;
     }
 
-    hs_conn_decide(c, block, block_len, s->d);
+    if (!decided)
+        hs_conn_decide(c, block, block_len, s->d);
     if (s->d->verdict != HS_VERDICT_OK) {
         hs_conn_unhold(c, s->held_before);
         if (s->d->verdict == HS_VERDICT_NOT_HTTP) {
