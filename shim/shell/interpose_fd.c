@@ -126,9 +126,21 @@ HS_EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t alen)
 
 /* ---- close and the range closes ---------------------------------------- */
 
+/* Whether closing fd is any of the shim's business: a connection, a
+ * listening socket or a candidate (a slot to end or forget), or the log.
+ * A descriptor never looked at (UNKNOWN) or known to be no socket of ours
+ * (IGNORE) is none: nginx closes the file it served on every request,
+ * and the owner test costs a getpid system call. */
+static inline bool close_concerns_shim(int fd)
+{
+    uintptr_t v = hs_fd_peek(fd);
+    return (v != HS_SLOT_IGNORE && v != HS_SLOT_UNKNOWN) ||
+           hs_log_uses_fd(fd);
+}
+
 HS_EXPORT int close(int fd)
 {
-    if (shim_active() && hs_is_owner()) {
+    if (shim_active() && close_concerns_shim(fd) && hs_is_owner()) {
         int saved = errno;
         hs_in_shim++;
         hs_before_close(fd);

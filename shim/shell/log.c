@@ -95,6 +95,11 @@ int hs_log_init(const char *file, hs_loglevel lvl)
 
 int hs_log_fd(void) { return atomic_load(&log_fd); }
 
+bool hs_log_uses_fd(int fd)
+{
+    return fd >= 0 && fd == atomic_load(&log_fd);
+}
+
 void hs_log_fd_closing(int fd)
 {
     int cur = atomic_load(&log_fd);

@@ -164,6 +164,7 @@ void hs_log_unreachable(int fd, const char *why) HS_HIDDEN;
 /* Forgets the log fd when the application is about to close it or dup
  * over it, so the next line reopens. */
 void hs_log_fd_closing(int fd) HS_HIDDEN;
+bool hs_log_uses_fd(int fd) HS_HIDDEN;   /* the log writes to fd */
 int hs_log_fd(void) HS_HIDDEN;
 
 /* Counters for the exit line. */
