@@ -275,12 +275,11 @@ static inline void classify64(const char *p, uint64_t *lf, uint64_t *cr,
     *nul = eq16(min, '\0') != 0;
 }
 
-/* How many of the 16 bytes at p, from the first, are ASCII letters, digits
- * or '-' (the bytes of nearly every field name). Biased signed compares
+/* Which of the 16 bytes of v are ASCII letters, digits or '-' (the bytes
+ * of nearly every field name), as a 16-bit mask. Biased signed compares
  * stand in for the unsigned range compares SSE2 lacks. */
-static inline unsigned name_run16(const char *p)
+static inline unsigned name_chars16(__m128i v)
 {
-    __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
     __m128i lower = _mm_or_si128(v, _mm_set1_epi8(0x20));
     __m128i alpha = _mm_cmplt_epi8(
         _mm_add_epi8(lower, _mm_set1_epi8((char)(0x80 - 'a'))),
@@ -289,8 +288,15 @@ static inline unsigned name_run16(const char *p)
         _mm_add_epi8(v, _mm_set1_epi8((char)(0x80 - '0'))),
         _mm_set1_epi8((char)(-128 + 10)));
     __m128i dash = _mm_cmpeq_epi8(v, _mm_set1_epi8('-'));
-    unsigned m = (unsigned)_mm_movemask_epi8(
+    return (unsigned)_mm_movemask_epi8(
         _mm_or_si128(_mm_or_si128(alpha, digit), dash));
+}
+
+/* How many of the 16 bytes at p, from the first, are name bytes. */
+static inline unsigned name_run16(const char *p)
+{
+    unsigned m =
+        name_chars16(_mm_loadu_si128((const __m128i *)(const void *)p));
     return (unsigned)__builtin_ctz(~m | 0x10000u);
 }
 #define HAVE_NAME_RUN16 1
@@ -302,16 +308,7 @@ static inline unsigned name_run16(const char *p)
 static inline unsigned short_name16(const char *p)
 {
     __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
-    __m128i lower = _mm_or_si128(v, _mm_set1_epi8(0x20));
-    __m128i alpha = _mm_cmplt_epi8(
-        _mm_add_epi8(lower, _mm_set1_epi8((char)(0x80 - 'a'))),
-        _mm_set1_epi8((char)(-128 + 26)));
-    __m128i digit = _mm_cmplt_epi8(
-        _mm_add_epi8(v, _mm_set1_epi8((char)(0x80 - '0'))),
-        _mm_set1_epi8((char)(-128 + 10)));
-    __m128i dash = _mm_cmpeq_epi8(v, _mm_set1_epi8('-'));
-    unsigned m = (unsigned)_mm_movemask_epi8(
-        _mm_or_si128(_mm_or_si128(alpha, digit), dash));
+    unsigned m = name_chars16(v);
     unsigned colon = (unsigned)_mm_movemask_epi8(
         _mm_cmpeq_epi8(v, _mm_set1_epi8(':')));
     unsigned t = (unsigned)__builtin_ctz(~m | 0x10000u);

@@ -37,14 +37,7 @@ long hs_raw6(long nr, long a, long b, long c, long d, long e, long f)
 {
     long ret;
 #if defined(__x86_64__)
-    register long r10 __asm__("r10") = d;
-    register long r8 __asm__("r8") = e;
-    register long r9 __asm__("r9") = f;
-    __asm__ volatile("syscall"
-                     : "=a"(ret)
-                     : "a"(nr), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8),
-                       "r"(r9)
-                     : "rcx", "r11", "memory");
+    ret = hs_raw6_inline(nr, a, b, c, d, e, f);
 #elif defined(__aarch64__)
     register long x8 __asm__("x8") = nr;
     register long x0 __asm__("x0") = a;

@@ -492,25 +492,36 @@ static void same_as_careful(const char *s, size_t n)
                      blk.nfields * sizeof blk.fields[0]) == 0);
 }
 
-START_TEST(fast_path_agrees)
+/* Every ambiguous vector, and every block where one byte of `typical` is
+ * replaced by a byte that matters to the rules, through check. Returns
+ * how many of the changed blocks parse OK, and *total how many there are. */
+static int each_variant(void (*check)(const char *, size_t), int *total)
 {
     for (size_t i = 0; i < sizeof ambiguous / sizeof *ambiguous; i++)
-        same_as_careful(ambiguous[i].block, ambiguous[i].len);
+        check(ambiguous[i].block, ambiguous[i].len);
     static const char bytes[] = "\r\n\0 \t:(aZ-_";
     char copy[sizeof typical];
     size_t n = sizeof typical - 1;
     int ok = 0;
+    *total = 0;
     for (size_t pos = 0; pos < n; pos++) {
         for (size_t k = 0; k < sizeof bytes - 1; k++) {
             memcpy(copy, typical, n);
             copy[pos] = bytes[k];
-            same_as_careful(copy, n);
+            check(copy, n);
             ok += hs_block_parse(copy, n, &blk, NULL) == HS_BLOCK_OK;
+            ++*total;
         }
     }
+    return ok;
+}
+
+START_TEST(fast_path_agrees)
+{
+    int total, ok = each_variant(same_as_careful, &total);
     /* the mutations both keep and break blocks */
     ck_assert_int_gt(ok, 100);
-    ck_assert_int_lt(ok, (int)(n * (sizeof bytes - 1)));
+    ck_assert_int_lt(ok, total);
 }
 END_TEST
 
@@ -559,21 +570,8 @@ static void stream_same_as_exact(const char *s, size_t n)
 
 START_TEST(stream_agrees)
 {
-    for (size_t i = 0; i < sizeof ambiguous / sizeof *ambiguous; i++)
-        stream_same_as_exact(ambiguous[i].block, ambiguous[i].len);
-    static const char bytes[] = "\r\n\0 \t:(aZ-_";
-    char copy[sizeof typical];
-    size_t n = sizeof typical - 1;
-    int ok = 0;
-    for (size_t pos = 0; pos < n; pos++) {
-        for (size_t k = 0; k < sizeof bytes - 1; k++) {
-            memcpy(copy, typical, n);
-            copy[pos] = bytes[k];
-            stream_same_as_exact(copy, n);
-            ok += hs_block_parse_stream(copy, n, &blk, NULL) == HS_BLOCK_OK;
-        }
-    }
-    ck_assert_int_gt(ok, 100);
+    int total;
+    ck_assert_int_gt(each_variant(stream_same_as_exact, &total), 100);
     /* Every alignment of the blank line and of each LF to the 64-byte
      * windows: a field grown one byte at a time, CRLF and LF. */
     char grown[512];

@@ -71,6 +71,13 @@ static inline int fake_load(void *ctx, const char *path, char **text, size_t *le
     return -1;
 }
 
+/* A preset by name, with no file around it to load. */
+static inline hs_policy *load_preset(const char *name)
+{
+    static fake_fs none;
+    return hs_policy_load(name, fake_load, &none, NULL, NULL);
+}
+
 /* ---- parse helpers ------------------------------------------------------ */
 
 static inline hs_policy *parse_fs(const char *text, fake_fs *fs, diags *d)

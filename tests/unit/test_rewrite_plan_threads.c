@@ -11,19 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "headershim.h"
+#include "test_policy_util.h"
 
-static int no_files(void *ctx, const char *path, char **text, size_t *len, char *why,
-                    size_t why_len)
-{
-    (void)ctx;
-    (void)path;
-    (void)text;
-    (void)len;
-    (void)why;
-    (void)why_len;
-    return -1;
-}
 
 /* Shapes that share name lengths (and so a hash: neighbouring slots) and
  * shapes that do not. */
@@ -87,8 +76,8 @@ START_TEST(threads_share_plans)
 {
     const char *const presets[] = {"auto", "api", "website", "strip"};
     for (size_t p = 0; p < 4; p++) {
-        hs_policy *own = hs_policy_load(presets[p], no_files, NULL, NULL, NULL);
-        shared = hs_policy_load(presets[p], no_files, NULL, NULL, NULL);
+        hs_policy *own = load_preset(presets[p]);
+        shared = load_preset(presets[p]);
         ck_assert_ptr_nonnull(own);
         ck_assert_ptr_nonnull(shared);
         for (size_t k = 0; k < NBLOCKS; k++) {

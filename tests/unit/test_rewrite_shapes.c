@@ -11,19 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "headershim.h"
+#include "test_policy_util.h"
 
-static int no_files(void *ctx, const char *path, char **text, size_t *len, char *why,
-                    size_t why_len)
-{
-    (void)ctx;
-    (void)path;
-    (void)text;
-    (void)len;
-    (void)why;
-    (void)why_len;
-    return -1;
-}
 
 static hs_block shaped, plain;
 
@@ -64,7 +53,7 @@ static bool reads_the_same(hs_shape shape, const char *later)
 
 START_TEST(framing_the_rules_refuse)
 {
-    hs_policy *pol = hs_policy_load("auto", no_files, NULL, NULL, NULL);
+    hs_policy *pol = load_preset("auto");
     ck_assert_ptr_nonnull(pol);
     /* two equal Content-Length lines are one value (a shape is kept) */
     hs_shape two = shape_of(pol, H11 JSON "Content-Length: 5\r\nContent-Length: 5\r\n\r\n");
@@ -87,7 +76,7 @@ END_TEST
 
 START_TEST(everything_else_that_differs)
 {
-    hs_policy *pol = hs_policy_load("auto", no_files, NULL, NULL, NULL);
+    hs_policy *pol = load_preset("auto");
     ck_assert_ptr_nonnull(pol);
     static const char first[] = H11 "Server: x\r\n" JSON "Content-Length: 5\r\n\r\n";
     hs_shape s = shape_of(pol, first);
@@ -125,7 +114,7 @@ START_TEST(everything_else_that_differs)
                          hs_block_parse_stream(first, k, &plain, &w2));
     }
     /* a shape made by another policy is never taken for this one's */
-    hs_policy *other = hs_policy_load("auto", no_files, NULL, NULL, NULL);
+    hs_policy *other = load_preset("auto");
     static hs_block b;
     ck_assert_int_eq(hs_block_parse_shaped(s, first, sizeof first - 1, &b, NULL), HS_BLOCK_OK);
     ck_assert_ptr_eq(b.shape, s);
