@@ -159,6 +159,11 @@ void hs_conn_desync(hs_conn *c, hs_event_kind kind, const char *why)
 {
     c->fr.ostate = HS_OUT_PASSTHROUGH;
     c->istate = HS_IN_OFF;
+    /* No body room any more (iomap_direct.h): a desync from the read side
+     * comes between the engine's write calls, and a direct call that took
+     * the rest of the body would end it and bring the connection back to
+     * reading heads. */
+    c->direct_room = 0;
     /* c->gate stays: the application still owes us the block's last byte,
      * which must not reach the wire a second time. */
     c->desyncs++;

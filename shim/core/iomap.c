@@ -540,7 +540,9 @@ uint64_t hs_io_direct_room(const hs_conn *c)
 
 void hs_io_direct_ended(hs_conn *c)
 {
-    hs_frame_end_body(&c->fr);
+    /* Only a body in progress ends (pass-through never turns back). */
+    if (c->fr.ostate == HS_OUT_BODY_LENGTH)
+        hs_frame_end_body(&c->fr);
     hs_io_room_refresh(c);
 }
 

@@ -40,9 +40,10 @@ static inline uint64_t hs_io_room_of_state(const hs_conn *c)
  * sendfile (file_as_write: header bytes read from the file), is preceded
  * by a refresh too.
  * The request side (hs_conn_read) changes the response side only by a
- * desync, from a state with nothing owed or held to pass-through with
- * nothing more owed: a room left over from before it lets body-sized
- * calls go out unchanged, which is what pass-through does too. */
+ * desync, and hs_conn_desync clears the room itself: a room left over
+ * would let a direct call take the rest of the body, and the body's end
+ * (hs_io_direct_ended) would bring the connection back from pass-through
+ * to reading heads (tests/unit/test_engine_fastpath.c). */
 static inline void hs_io_room_refresh(hs_conn *c)
 {
     c->direct_room = hs_io_room_of_state(c);
