@@ -12,6 +12,7 @@
  */
 #include "conn_internal.h"
 #include "http1_util.h"
+#include "load.h"
 
 #include <string.h>
 
@@ -458,20 +459,13 @@ static const unsigned char line_class[256] = {
     ['\r'] = LINE_END, ['\n'] = LINE_END,
 };
 
-static inline uint64_t load8(const char *p)
-{
-    uint64_t x;
-    memcpy(&x, p, 8);
-    return x;
-}
-
 /* 8 bytes as a little-endian number, whatever the machine. */
 static inline uint64_t load8_le(const char *p)
 {
     const unsigned char *u = (const unsigned char *)p;
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
     (void)u;
-    return load8(p);
+    return hs_load64(p);
 #else
     uint64_t x = 0;
     for (int i = 7; i >= 0; i--)
@@ -480,26 +474,13 @@ static inline uint64_t load8_le(const char *p)
 #endif
 }
 
-static inline uint16_t load2(const char *p)
-{
-    uint16_t x;
-    memcpy(&x, p, 2);
-    return x;
-}
-
-static inline uint32_t load4(const char *p)
-{
-    uint32_t x;
-    memcpy(&x, p, 4);
-    return x;
-}
 
 /* p[0..8) is lit, letters in any case: mask holds 0x20 where lit has a
  * letter and 0 elsewhere, so a '-' must be a '-' (OR-ing 0x20 would let a
  * CR pass for it). The literals fold to constants. */
 static inline bool is8(const char *p, const char *lit, const char *mask)
 {
-    return (load8(p) | load8(mask)) == load8(lit);
+    return (hs_load64(p) | hs_load64(mask)) == hs_load64(lit);
 }
 
 #define LETTERS8 "\x20\x20\x20\x20\x20\x20\x20\x20"
@@ -645,18 +626,18 @@ quick_scan(const char *buf, size_t len, hs_request_quick *q,
      * byte, which the loop below checks for CRLF or LF. */
     size_t at;
     NEXT_RUN_OR_GIVE_UP(at);
-    if (at < 12 || load8(buf + at - 9) != load8(" HTTP/1.") ||
+    if (at < 12 || hs_load64(buf + at - 9) != hs_load64(" HTTP/1.") ||
         (unsigned)(buf[at - 1] - '0') > 9)
         return false;
     size_t mlen = 3;
-    if (load4(buf) != load4("GET ")) {
+    if (hs_load32(buf) != hs_load32("GET ")) {
         for (mlen = 0; hs_http1_tchar[(unsigned char)buf[mlen]]; mlen++)
             ;
         if (mlen == 0 || buf[mlen] != ' ')
             return false;
     }
     q->kind = HS_METHOD_OTHER;
-    if (mlen == 4 && load4(buf) == load4("HEAD"))
+    if (mlen == 4 && hs_load32(buf) == hs_load32("HEAD"))
         q->kind = HS_METHOD_HEAD;
     else if (mlen == 7 && memcmp(buf, "CONNECT", 7) == 0)
         return false; /* a tunnel: the careful way pauses reading */
@@ -678,7 +659,7 @@ quick_scan(const char *buf, size_t len, hs_request_quick *q,
     uint64_t length = NO_LENGTH;
     size_t fields = 0, pos;
     for (;;) {
-        if (__builtin_expect(load2(buf + at) == load2("\r\n"), 1))
+        if (__builtin_expect(hs_load16(buf + at) == hs_load16("\r\n"), 1))
             pos = at + 2;
         else if (buf[at] == '\n')
             pos = at + 1;

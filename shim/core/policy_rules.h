@@ -16,6 +16,7 @@
 #define HS_POLICY_RULES_H
 
 #include "headershim.h"
+#include "load.h"
 
 #include <regex.h>
 #include <stdint.h>
@@ -262,19 +263,6 @@ static inline uint32_t hs_pol_name_hash(const char *p, size_t n)
 /* Field name p[0..n) equals interned name nm (ASCII case-insensitively). */
 bool hs_pol_name_eq_slow(const hs_name *nm, const char *p, size_t n);
 
-static inline uint64_t hs_pol_load64(const char *p)
-{
-    uint64_t v;
-    __builtin_memcpy(&v, p, 8);
-    return v;
-}
-
-static inline uint32_t hs_pol_load32(const char *p)
-{
-    uint32_t v;
-    __builtin_memcpy(&v, p, 4);
-    return v;
-}
 
 static inline bool hs_pol_name_eq(const hs_name *nm, const char *p, size_t n)
 {
@@ -287,14 +275,14 @@ static inline bool hs_pol_name_eq(const hs_name *nm, const char *p, size_t n)
         const uint64_t m = 0x2020202020202020ull;
         size_t i = 0;
         for (; i + 8 <= n; i += 8)
-            if ((hs_pol_load64(p + i) | m) != hs_pol_load64(k + i))
+            if ((hs_load64(p + i) | m) != hs_load64(k + i))
                 return false;
         return i == n ||
-               (hs_pol_load64(p + n - 8) | m) == hs_pol_load64(k + n - 8);
+               (hs_load64(p + n - 8) | m) == hs_load64(k + n - 8);
     }
     const uint32_t m = 0x20202020u;
-    return (hs_pol_load32(p) | m) == hs_pol_load32(k) &&
-           (hs_pol_load32(p + n - 4) | m) == hs_pol_load32(k + n - 4);
+    return (hs_load32(p) | m) == hs_load32(k) &&
+           (hs_load32(p + n - 4) | m) == hs_load32(k + n - 4);
 }
 
 /* The length and first byte of a name, 10 bits (case-folded: bit 5 of

@@ -76,7 +76,7 @@ static hs_str media_type(const hs_rw *rw, char *buf, size_t cap, bool *lowered)
         return (hs_str){ v.p, n };
     size_t k = 0;
     for (; k + 8 <= n; k += 8) {
-        uint64_t w = hs_lower8(hs_pol_load64(v.p + k));
+        uint64_t w = hs_lower8(hs_load64(v.p + k));
         memcpy(buf + k, &w, 8);
     }
     for (; k < n; k++) {
@@ -259,7 +259,7 @@ static bool glob_hit(const hs_op *op, const char *name, size_t n)
                 continue;
             if (n >= 8 && k >= 8) {
                 /* the first eight bytes at once, |0x20 folding letters */
-                if ((hs_pol_load64(name) | 0x2020202020202020ull) !=
+                if ((hs_load64(name) | 0x2020202020202020ull) !=
                     gl->head)
                     continue;
                 i = 8;

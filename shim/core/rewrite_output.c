@@ -327,7 +327,7 @@ static inline void copy_run(char *d, const char *s, size_t n)
             __builtin_memcpy(d + i, s + i, 16);
         __builtin_memcpy(d + n - 16, s + n - 16, 16);
     } else if (n >= 8) {
-        uint64_t a = hs_pol_load64(s), z = hs_pol_load64(s + n - 8);
+        uint64_t a = hs_load64(s), z = hs_load64(s + n - 8);
         __builtin_memcpy(d, &a, 8);
         __builtin_memcpy(d + n - 8, &z, 8);
     } else {

@@ -125,13 +125,13 @@ static inline bool bytes_eq(const char *a, const char *b, size_t n)
 {
     if (n >= 8) {
         for (size_t k = 0; k + 8 < n; k += 8)
-            if (hs_pol_load64(a + k) != hs_pol_load64(b + k))
+            if (hs_load64(a + k) != hs_load64(b + k))
                 return false;
-        return hs_pol_load64(a + n - 8) == hs_pol_load64(b + n - 8);
+        return hs_load64(a + n - 8) == hs_load64(b + n - 8);
     }
     if (n >= 4)
-        return hs_pol_load32(a) == hs_pol_load32(b) &&
-               hs_pol_load32(a + n - 4) == hs_pol_load32(b + n - 4);
+        return hs_load32(a) == hs_load32(b) &&
+               hs_load32(a + n - 4) == hs_load32(b + n - 4);
     return a[0] == b[0] && a[n / 2] == b[n / 2] && a[n - 1] == b[n - 1];
 }
 
