@@ -70,10 +70,11 @@ fi
 
 echo "pass-through cost per write() of 64 bytes, user-space instructions (callgrind, Ir($N2)-Ir($N1) over $((N2 - N1)) writes)"
 printf '%-44s %10s %10s %8s\n' case "no shim" shim added
-for c in devnull body; do
+for c in devnull body upgrade; do
     case $c in
     devnull) label="write() to /dev/null (not a socket)" ;;
     body) label="body write() on a tracked HTTP connection" ;;
+    upgrade) label="write() after 101 (engine: pass-through)" ;;
     esac
     plain=$(per_write "" "$c")
     with=-
