@@ -25,6 +25,7 @@
 #include <string.h>
 
 #include "headershim.h"
+#include "../unit/block_end_reference.h"
 #include "http1_util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -125,18 +126,6 @@ static void check_block(const char *buf, size_t len)
     }
 }
 
-static size_t end_reference(const char *buf, size_t len, size_t from)
-{
-    for (size_t i = from; i < len; i++) {
-        if (buf[i] != '\n')
-            continue;
-        if (i + 1 < len && buf[i + 1] == '\n')
-            return i + 2;
-        if (i + 2 < len && buf[i + 1] == '\r' && buf[i + 2] == '\n')
-            return i + 3;
-    }
-    return 0;
-}
 
 static void check_block_end(const char *buf, size_t size)
 {

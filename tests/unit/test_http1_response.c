@@ -5,6 +5,7 @@
  * (servers-io.md section 6 item 14).
  */
 #include "headershim.h"
+#include "block_end_reference.h"
 #include "http1_util.h"
 
 #include <check.h>
@@ -75,21 +76,9 @@ START_TEST(end_resume_every_length)
 }
 END_TEST
 
-/* Against a byte-by-byte reference, over buffers of LF, CR and filler of
- * every length to 300 (several 62-byte search windows) and many starts. */
-static size_t end_reference(const char *buf, size_t len, size_t from)
-{
-    for (size_t i = from; i < len; i++) {
-        if (buf[i] != '\n')
-            continue;
-        if (i + 1 < len && buf[i + 1] == '\n')
-            return i + 2;
-        if (i + 2 < len && buf[i + 1] == '\r' && buf[i + 2] == '\n')
-            return i + 3;
-    }
-    return 0;
-}
-
+/* Against the byte-by-byte reference (block_end_reference.h), over buffers
+ * of LF, CR and filler of every length to 300 (several 62-byte search
+ * windows) and many starts. */
 START_TEST(end_matches_reference)
 {
     static char buf[300];
