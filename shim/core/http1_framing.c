@@ -104,22 +104,6 @@ hs_http1_cl hs_http1_content_length(const hs_field *fields, size_t nfields,
     return HS_HTTP1_CL_OK;
 }
 
-/* A plain Content-Length ("615"): its value without the list machinery;
- * false sends anything else to hs_http1_content_length. */
-static bool plain_length(hs_str v, uint64_t *out)
-{
-    if (v.len == 0 || v.len > 18)
-        return false;
-    uint64_t x = 0;
-    for (size_t i = 0; i < v.len; i++) {
-        unsigned d = (unsigned char)v.p[i] - '0';
-        if (d > 9)
-            return false;
-        x = x * 10 + d;
-    }
-    *out = x;
-    return true;
-}
 
 hs_framing hs_response_framing(const hs_block *b, hs_method_kind m)
 {
@@ -204,7 +188,7 @@ hs_framing hs_response_framing(const hs_block *b, hs_method_kind m)
     }
     if (cl >= 0) {
         uint64_t length;
-        if ((ncl == 1 && plain_length(b->fields[cl].value, &length)) ||
+        if ((ncl == 1 && hs_http1_plain_number(b->fields[cl].value, &length)) ||
             hs_http1_content_length(b->fields, b->nfields, (size_t)cl,
                                     &length) == HS_HTTP1_CL_OK) {
             f.kind = HS_BODY_LENGTH;

@@ -408,16 +408,9 @@ static bool framing_field(const char *name, size_t n, const char *v,
     if (!hs_http1_token_is(name, "content-length", 14))
         return true;
     /* One plain number; a list or anything odd goes careful. */
-    uint64_t x = 0;
-    if (v == ve || ve - v > 18)
-        return false;
-    for (; v < ve; v++) {
-        unsigned d = (unsigned char)*v - '0';
-        if (d > 9)
-            return false;
-        x = x * 10 + d;
-    }
-    if ((*seen & SEEN_CL) && x != *cl_value)
+    uint64_t x;
+    if (!hs_http1_plain_number((hs_str){ v, (size_t)(ve - v) }, &x) ||
+        ((*seen & SEEN_CL) && x != *cl_value))
         return false;
     *seen |= SEEN_CL;
     *cl_value = x;

@@ -36,6 +36,24 @@ static inline bool hs_http1_status_prefix(const char *buf, size_t len)
            (unsigned)(buf[11] - '0') <= 9;
 }
 
+/* A Content-Length value as every fast path takes it: 1 to 18 digits and
+ * nothing else (18 digits cannot overflow; a list, a sign or a longer
+ * number goes to the careful reading, hs_http1_content_length). */
+static inline bool hs_http1_plain_number(hs_str v, uint64_t *out)
+{
+    if (v.len == 0 || v.len > 18)
+        return false;
+    uint64_t x = 0;
+    for (size_t i = 0; i < v.len; i++) {
+        unsigned d = (unsigned char)v.p[i] - '0';
+        if (d > 9)
+            return false;
+        x = x * 10 + d;
+    }
+    *out = x;
+    return true;
+}
+
 static inline bool hs_http1_is_blank(char c)
 {
     return c == ' ' || c == '\t';

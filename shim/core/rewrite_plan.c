@@ -187,7 +187,6 @@ hs_plan_found hs_plan_find(const hs_policy *p, const hs_rewrite_opts *o,
 
 /* ---- keeping a plan ------------------------------------------------------ */
 
-static bool plain_number(const char *v, const char *ve, uint64_t *out);
 
 const hs_plan *hs_plan_keep(const hs_rw *rw, const hs_rewrite_opts *o,
                             uint64_t hash)
@@ -261,7 +260,7 @@ const hs_plan *hs_plan_keep(const hs_rw *rw, const hs_rewrite_opts *o,
         pl->value_len[i] = (uint16_t)f->value.len;
         uint64_t x;
         if (pl->framing[i] == HS_PLAN_CL &&
-            plain_number(f->value.p, f->value.p + f->value.len, &x))
+            hs_http1_plain_number(f->value, &x))
             pl->cl_value = x;
     }
     pl->noop = !rw->dirty;
@@ -404,21 +403,6 @@ line_end(const char *p, const char *lim, bool crlf)
     return NULL;
 }
 
-/* A Content-Length value the way parse_fast takes it: one plain number. */
-static bool plain_number(const char *v, const char *ve, uint64_t *out)
-{
-    if (v == ve || ve - v > 18)
-        return false;
-    uint64_t x = 0;
-    for (; v < ve; v++) {
-        unsigned d = (unsigned char)*v - '0';
-        if (d > 9)
-            return false;
-        x = x * 10 + d;
-    }
-    *out = x;
-    return true;
-}
 
 static bool parse_as(const hs_plan *pl, const char *buf, size_t avail,
                      hs_block *b)
@@ -480,7 +464,8 @@ static bool parse_as(const hs_plan *pl, const char *buf, size_t avail,
                 (f->value.len != pl->ct_len ||
                  (pl->ct_len && !bytes_eq(v, pl->ct_value, pl->ct_len))))
                 return false;
-            if (pl->framing[i] == HS_PLAN_CL && !plain_number(v, ve, &x))
+            if (pl->framing[i] == HS_PLAN_CL &&
+                !hs_http1_plain_number(f->value, &x))
                 return false;
         }
         pos += f->line_len;
