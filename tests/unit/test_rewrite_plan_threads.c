@@ -3,7 +3,7 @@
  * at once (Apache's worker MPM, a threaded Python server): the plan table
  * is filled while others read it, without a lock (rewrite_plan.c). Every
  * rewrite must equal the one a policy of its own gives, whichever thread
- * kept the plan and whenever.
+ * kept the plan and whenever; and afterwards every shape has its plan.
  */
 #include <check.h>
 #include <pthread.h>
@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "test_policy_util.h"
+#include "rewrite_internal.h"   /* hs_plan_find */
 
 
 /* Shapes that share name lengths (and so a hash: neighbouring slots) and
@@ -105,9 +106,22 @@ START_TEST(threads_share_plans)
         }
         ck_assert_msg(wrong == 0, "%s: %zu rewrites differ from a policy of their own",
                       presets[p], wrong);
-        for (size_t k = 0; k < NBLOCKS; k++)
-            for (int tls = 0; tls < 2; tls++)
+        /* ...and the threads did share plans: every shape has one now. */
+        for (size_t k = 0; k < NBLOCKS; k++) {
+            for (int tls = 0; tls < 2; tls++) {
+                static hs_block b;
+                hs_request req = {0};
+                req.tls = tls;
+                hs_rewrite_opts o = {0};
+                uint64_t hash;
+                const hs_plan *plan = NULL;
+                ck_assert_int_eq(hs_block_parse(blocks[k], strlen(blocks[k]), &b, NULL),
+                                 HS_BLOCK_OK);
+                ck_assert_msg(hs_plan_find(shared, &o, &b, &req, &hash, &plan) == HS_PLAN_HIT,
+                              "%s: no plan for block %zu", presets[p], k);
                 hs_buf_free(&want[k][tls]);
+            }
+        }
         hs_policy_free(shared);
         hs_policy_free(own);
     }
