@@ -386,6 +386,12 @@ static void parse_directive(hs_pfile *f, hs_dir k, const hs_tok *t, size_t n)
         if (!hs_pol_check_controls(f, &t[2], t[2].text, t[2].len, false) ||
             !hs_pol_check_controls(f, &t[3], t[3].text, t[3].len, true))
             return;
+        char bound[160], q[80];
+        if (!hs_pol_regex_bounded(t[2].text, t[2].len, bound, sizeof bound)) {
+            hs_pol_err_at(f, &t[2], "regular expression %s %s", Q(q, &t[2]),
+                          bound);
+            return;
+        }
         char *src = hs_pol_dup(t[2].text, t[2].len);
         re = malloc(sizeof *re);
         if (!src || !re) {
@@ -397,7 +403,7 @@ static void parse_directive(hs_pfile *f, hs_dir k, const hs_tok *t, size_t n)
         int rc = regcomp(re, src, REG_EXTENDED);
         free(src);
         if (rc != 0) {
-            char why[160], q[80];
+            char why[160];
             regerror(rc, re, why, sizeof why);
             free(re);
             hs_pol_err_at(f, &t[2], "invalid regular expression %s: %s", Q(q, &t[2]),

@@ -448,6 +448,12 @@ hs_node *hs_pol_new_kid(hs_pfile *f, const hs_tok *at, hs_dir k);
 void hs_pol_open_block(hs_pfile *f, const hs_tok *t, size_t n, bool unless);
 void hs_pol_close_block(hs_pfile *f);
 
+/* Whether an edit's regular expression stays within the bounds regcomp
+ * can compile quickly and regexec can run in polynomial time
+ * (policy_regex.c); why says how it does not. */
+bool hs_pol_regex_bounded(const char *re, size_t n, char *why,
+                          size_t why_len);
+
 /* The include directive (policy_load.c). */
 void hs_pol_include(hs_parse_ctx *c, const char *file, const hs_tok *arg,
                     const char *dir, unsigned depth, hs_node *into);

@@ -27,7 +27,10 @@ for bin in "$@"; do
     else
         fail=$((fail + 1))
         echo "fuzz_$name: FAILED (exit $rc), log $log"
-        grep -E 'ERROR|SUMMARY|fuzz_|Test unit written' "$log" | head -n 10 | sed 's/^/    /'
+        # From the first report on: the stack (or, for out-of-memory, the
+        # allocation profile) names where it happened.
+        sed -n '/ERROR/,$p' "$log" | grep -vE '^(#|INFO|MS:|base unit|0x)' |
+            head -n 30 | sed 's/^/    /'
     fi
 done
 echo "$pass passed, $fail failed"

@@ -231,6 +231,45 @@ START_TEST(regex_errors)
 }
 END_TEST
 
+/* glibc's regcomp copies repeated expressions, so nested counts multiply:
+ * "(a{1,999}){1,999}" took over 60 s and 6.6 GB there (found by
+ * fuzz_policy). Such expressions are refused before regcomp sees them. */
+START_TEST(regex_bounds)
+{
+    ck_assert_diag("edit X (a{1,999}){1,999} y\n",
+                   "t.policy:1:8: regular expression '(a{1,999}){1,999}' is too "
+                   "large: its repetitions expand to more than 1000 positions\n");
+    ck_assert_diag("edit X a{1000}b y\n",
+                   "t.policy:1:8: regular expression 'a{1000}b' is too large: its "
+                   "repetitions expand to more than 1000 positions\n");
+    /* every alternative counts, and a group's count multiplies its content */
+    ck_assert_diag("edit X \"(ab|cd){1,300}\" y\n",
+                   "t.policy:1:8: regular expression '(ab|cd){1,300}' is too "
+                   "large: its repetitions expand to more than 1000 positions\n");
+    ck_assert_diag("edit X ((a{10}){10}){11} y\n",
+                   "t.policy:1:8: regular expression '((a{10}){10}){11}' is too "
+                   "large: its repetitions expand to more than 1000 positions\n");
+    ck_assert_diag("edit X b{10}{10}{11} y\n",
+                   "t.policy:1:8: regular expression 'b{10}{10}{11}' is too "
+                   "large: its repetitions expand to more than 1000 positions\n");
+    ck_assert_diag("edit X \"(x)\\1\" y\n",
+                   "t.policy:1:8: regular expression '(x)\\1' uses the "
+                   "back-reference \\1, which POSIX extended expressions do not "
+                   "have (matching with one can take exponential time)\n");
+    ck_assert_diag("edit X ((((((((((((((((((((((((((((((((((a)))))))))))))))))))))))))))))))))) y\n",
+                   "t.policy:1:8: regular expression '((((((((((((((((((((((((((((((((((a)))))))))))))))))))))))))...' "
+                   "nests groups more than 32 deep\n");
+    /* at the limit, and what looks like a count or a back-reference but is
+     * not one, are accepted */
+    hs_policy_free(parse_ok("edit X a{1,1000} y\n"));
+    hs_policy_free(parse_ok("edit X (a{1,10}){1,100} y\n"));
+    hs_policy_free(parse_ok("edit X [0-9a-f]{64} y\n"));
+    hs_policy_free(parse_ok("edit X \"[]{}1-9]\\\\\\\\1[[:digit:]]{2}\" y\n"));
+    hs_policy_free(parse_ok("edit X ^(.*)$ \"\\1; Secure\"\n"));
+    hs_policy_free(parse_ok("edit X \"a\\{1000\\}\" y\n"));
+}
+END_TEST
+
 START_TEST(all_errors_are_reported)
 {
     ck_assert_diag("sett A 1\nset B: 2\nwhen status 99x {\n}\nset C 3\nremove\n",
@@ -305,6 +344,7 @@ static Suite *suite(void)
     tcase_add_test(t, framing_headers_refused);
     tcase_add_test(t, set_cookie_cannot_be_joined);
     tcase_add_test(t, regex_errors);
+    tcase_add_test(t, regex_bounds);
     tcase_add_test(t, all_errors_are_reported);
     tcase_add_test(t, warnings);
     suite_add_tcase(s, t);
