@@ -419,10 +419,11 @@ typedef struct hs_engine_config {
     hs_desync_mode on_desync;
     bool report;                 /* report mode: observe, change nothing */
     hs_event_fn on_event;        /* may be NULL */
-    /* Events carry the request's method and path (REWRITE and REPORT log
-     * lines at info level). Off, a request whose policy reads no request
-     * subject costs no copy and no second parse. */
-    bool event_requests;
+    /* REWRITE and REPORT events carry the request's method and path and
+     * the change record (what their log lines print, at info level). Off,
+     * they carry an empty record, and a request whose policy reads no
+     * request subject costs no copy and no second parse. */
+    bool event_details;
     /* The process-wide count of held bytes (64 MiB bound); NULL: unbounded
      * (tests, the command). */
     _Atomic size_t *held_total;

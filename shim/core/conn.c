@@ -256,8 +256,11 @@ static void decide_parsed(hs_conn *c, hs_block_status st, const char *bytes,
     d->framing = hs_response_framing(&d->block, kind);
 
     c->out.len = 0;
+    /* The change record only when a log line will print it. */
     d->rw = hs_rewrite_shaped(c->cfg->policy, &c->cfg->rewrite, &d->block,
-                              &d->view.rq, &c->out, &d->changes, &c->shape);
+                              &d->view.rq, &c->out,
+                              c->cfg->event_details ? &d->changes : NULL,
+                              &c->shape);
     if (d->rw == HS_REWRITE_CHANGED && !c->cfg->report) {
         d->out = c->out.p;
         d->out_len = c->out.len;

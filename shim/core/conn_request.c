@@ -26,7 +26,7 @@ static size_t request_copy_len(const hs_conn *c, const char *head,
     if (c->needs & (HS_NEEDS_HOST | HS_NEEDS_REQUEST_HEADER))
         return r->len;
     if ((c->needs & (HS_NEEDS_PATH | HS_NEEDS_METHOD)) ||
-        c->cfg->event_requests) {
+        c->cfg->event_details) {
         const char *eol = memchr(head, '\n', r->len);
         return eol ? (size_t)(eol - head) + 1 : r->len;
     }
@@ -164,7 +164,7 @@ static void not_a_request(hs_conn *c, hs_request_status st)
  * request), so nothing of them is kept. */
 static inline bool reads_framing_only(const hs_conn *c)
 {
-    return c->needs == 0 && !c->cfg->event_requests;
+    return c->needs == 0 && !c->cfg->event_details;
 }
 
 /* The quick way (http1_request.c, "The quick scan"): a complete, plain

@@ -243,7 +243,7 @@ hs_method_kind hs_method_kind_of(hs_str method)
  * The quick scan (conn_request.c, when nothing reads the request)
  *
  * When the policy reads no request subject and no event names the
- * request (hs_policy_needs() == 0, no event_requests), the engine needs a
+ * request (hs_policy_needs() == 0, no event_details), the engine needs a
  * head for three things only: where it ends, whether the method is HEAD,
  * and how its body is framed. Every byte a server reads passes here, and
  * the whole per-response budget is ~1,300 instructions (issue 4), so this

@@ -122,10 +122,13 @@ typedef struct hs_plan {
      * sits where it sat (hs_block_parse_shaped). */
     const char *seen;                   /* status line, then the fields */
     uint16_t status_len;
+    uint16_t seen_len;                  /* status line and fields */
     uint16_t line_len[HS_PLAN_FIELDS];
     uint16_t value_at[HS_PLAN_FIELDS];  /* from the line's start */
     uint16_t value_len[HS_PLAN_FIELDS];
     uint64_t cl_value;                  /* its Content-Length, if any */
+    uint8_t ncl;                        /* Content-Length lines */
+    bool has_te;                        /* a Transfer-Encoding line */
     int ct;                     /* first Content-Type line, or -1 */
     const char *ct_value;
     size_t ct_len;
@@ -163,10 +166,29 @@ hs_plan_found hs_plan_find(const hs_policy *p, const hs_rewrite_opts *o,
  * one, or the one another thread kept first), or NULL. */
 const hs_plan *hs_plan_keep(const hs_rw *rw, const hs_rewrite_opts *o,
                             uint64_t hash);
+/* The shape's head: what a plan depends on beside the names and the
+ * Content-Type value. */
+static inline uint64_t hs_plan_head(const hs_block *b, const hs_request *req,
+                                    const hs_rewrite_opts *o)
+{
+    return (uint64_t)b->status | (uint64_t)(req && req->tls) << 16 |
+           (uint64_t)b->crlf << 17 |
+           (uint64_t)(o && o->csp_report_only) << 18 |
+           (uint64_t)b->nfields << 24;
+}
+
 /* The plan the block was read against (hs_block_parse_shaped), when it is
- * this policy's and fits the rewrite's TLS and CSP mode; else NULL. */
-const hs_plan *hs_plan_of_block(const hs_policy *p, const hs_rewrite_opts *o,
-                                const hs_block *b, const hs_request *req);
+ * this policy's and fits the rewrite's TLS and CSP mode; else NULL.
+ * Inline: it is the first thing every rewrite asks. */
+static inline const hs_plan *hs_plan_of_block(const hs_policy *p,
+                                              const hs_rewrite_opts *o,
+                                              const hs_block *b,
+                                              const hs_request *req)
+{
+    const hs_plan *pl = b->shape;
+    return pl && pl->owner == p && pl->head == hs_plan_head(b, req, o) ? pl
+                                                                       : NULL;
+}
 /* rewrite_output.c: the block from a plan. */
 hs_rewrite_status hs_rw_emit_plan(const hs_plan *pl, const hs_block *b,
                                   const hs_rewrite_opts *o, hs_buf *out,

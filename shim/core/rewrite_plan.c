@@ -88,14 +88,6 @@ static inline bool is_content_type(const char *name, size_t n)
     return n == 12 && hs_http1_token_is(name, "content-type", 12);
 }
 
-static inline uint64_t shape_head(const hs_block *b, const hs_request *req,
-                                  const hs_rewrite_opts *o)
-{
-    return (uint64_t)b->status | (uint64_t)(req && req->tls) << 16 |
-           (uint64_t)b->crlf << 17 |
-           (uint64_t)(o && o->csp_report_only) << 18 |
-           (uint64_t)b->nfields << 24;
-}
 
 /* The shape's hash: the head and the name lengths. Shapes that differ
  * only in their names' bytes or their Content-Type share it and sit in
@@ -168,7 +160,7 @@ hs_plan_found hs_plan_find(const hs_policy *p, const hs_rewrite_opts *o,
                            const hs_block *b, const hs_request *req,
                            uint64_t *hash, const hs_plan **plan)
 {
-    uint64_t head = shape_head(b, req, o);
+    uint64_t head = hs_plan_head(b, req, o);
     if (!p->plans || !shape_hash(b, head, hash))
         return HS_PLAN_NONE;
     for (size_t w = 0; w < HS_PLAN_WAYS; w++) {
@@ -229,17 +221,20 @@ const hs_plan *hs_plan_keep(const hs_rw *rw, const hs_rewrite_opts *o,
         return NULL;
     pl->owner = rw->pol;
     pl->hash = hash;
-    pl->head = shape_head(b, rw->req, o);
+    pl->head = hs_plan_head(b, rw->req, o);
     char *d = pl->data;
     pl->names = d;
     for (size_t i = 0; i < b->nfields; i++) {
         const char *np = b->fields[i].name.p;
         size_t n = b->fields[i].name.len;
         pl->name_len[i] = (uint8_t)n;
-        if (n == 14 && hs_http1_token_is(np, "content-length", 14))
+        if (n == 14 && hs_http1_token_is(np, "content-length", 14)) {
             pl->framing[i] = HS_PLAN_CL;
-        else if (n == 17 && hs_http1_token_is(np, "transfer-encoding", 17))
+            pl->ncl++;
+        } else if (n == 17 && hs_http1_token_is(np, "transfer-encoding", 17)) {
             pl->framing[i] = HS_PLAN_TE;
+            pl->has_te = true;
+        }
         memcpy(d, b->fields[i].name.p, b->fields[i].name.len);
         d += b->fields[i].name.len;
     }
@@ -253,6 +248,7 @@ const hs_plan *hs_plan_keep(const hs_rw *rw, const hs_rewrite_opts *o,
     pl->seen = d;
     d += seen_len;
     pl->status_len = (uint16_t)b->status_line_len;
+    pl->seen_len = (uint16_t)seen_len;
     for (size_t i = 0; i < b->nfields; i++) {
         const hs_field *f = &b->fields[i];
         pl->line_len[i] = (uint16_t)f->line_len;
@@ -404,46 +400,90 @@ line_end(const char *p, const char *lim, bool crlf)
 }
 
 
+/* How many leading bytes a[0..n) and b[0..n) share: sixteen a step, the
+ * last step overlapping the one before it. */
+static inline size_t common_prefix(const char *a, const char *b, size_t n)
+{
+    size_t k = 0;
+#if defined(__SSE2__) && !defined(HS_HTTP1_NO_SIMD)
+    for (; k + 16 <= n; k += 16) {
+        unsigned ne = 0xffffu ^ (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(
+            _mm_loadu_si128((const __m128i *)(const void *)(a + k)),
+            _mm_loadu_si128((const __m128i *)(const void *)(b + k))));
+        if (ne)
+            return k + (size_t)__builtin_ctz(ne);
+    }
+    if (k < n && n >= 16) {
+        size_t t = n - 16;
+        unsigned ne = 0xffffu ^ (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(
+            _mm_loadu_si128((const __m128i *)(const void *)(a + t)),
+            _mm_loadu_si128((const __m128i *)(const void *)(b + t))));
+        ne &= 0xffffu << (k - t);       /* the bytes not compared yet */
+        return ne ? t + (size_t)__builtin_ctz(ne) : n;
+    }
+#endif
+    while (k < n && a[k] == b[k])
+        k++;
+    return k;
+}
+
 static bool parse_as(const hs_plan *pl, const char *buf, size_t avail,
                      hs_block *b)
 {
     const char *lim = buf + avail;
-    if (!hs_http1_status_prefix(buf, avail))
-        return false;
-    int status = (buf[9] - '0') * 100 + (buf[10] - '0') * 10 + (buf[11] - '0');
     bool crlf = (pl->head >> 17) & 1;
-    if ((uint64_t)status != (pl->head & 0xffff))
-        return false;
-    /* "HTTP/1.1 200" then SP reason, or the line end */
+    const char *seen = pl->seen;
+    const char *seen_end = pl->seen + pl->seen_len;
+    /* Bytes from pos on known equal to the plan block's from seen on;
+     * (size_t)-1 when not compared yet. One compare covers every line up
+     * to the next difference: on most responses only Date (when the second
+     * has turned) and Content-Length differ. */
+    size_t run = common_prefix(buf, seen, avail < pl->seen_len ? avail
+                                                              : pl->seen_len);
     size_t pos = pl->status_len;
-    if (avail < pos || !bytes_eq(buf, pl->seen, pos)) {
+    if (run >= pos) {
+        run -= pos;
+    } else {
+        if (!hs_http1_status_prefix(buf, avail))
+            return false;
+        int status =
+            (buf[9] - '0') * 100 + (buf[10] - '0') * 10 + (buf[11] - '0');
+        if ((uint64_t)status != (pl->head & 0xffff))
+            return false;
+        /* "HTTP/1.1 200" then SP reason, or the line end */
         const char *nl = line_end(buf + 12, lim, crlf);
         if (!nl || (nl - crlf != buf + 12 && buf[12] != ' '))
             return false;
         pos = (size_t)(nl + 1 - buf);
+        run = (size_t)-1;
     }
     b->status_line_len = pos;
-    const char *seen = pl->seen + pl->status_len;
+    seen += pl->status_len;
 
+    /* The framing lines are the shape's: only a Content-Length value can
+     * differ, and is checked again when it does. */
+    uint64_t cl_read = 0;
+    unsigned ncl_read = 0;
     size_t nf = (size_t)(pl->head >> 24);
     const char *names = pl->names;
-    bool te = false, cl = false;
-    uint64_t cl_value = 0;
-    for (size_t i = 0; i < nf; i++) {
+    hs_field *f = b->fields;
+    for (size_t i = 0; i < nf; i++, f++) {
         const char *p = buf + pos;
         size_t n = pl->name_len[i], len = pl->line_len[i];
-        hs_field *f = &b->fields[i];
         f->name.p = p;
         f->name.len = n;
         f->line_off = pos;
-        uint64_t x = pl->cl_value;
-        if ((size_t)(lim - p) >= len && bytes_eq(p, seen, len)) {
+        if (run == (size_t)-1) {
+            size_t room = (size_t)(lim - p), left = (size_t)(seen_end - seen);
+            run = common_prefix(p, seen, room < left ? room : left);
+        }
+        if (run >= len) {
             /* The plan block's line, byte for byte: good, and its value
-             * sits where it sat. On most responses only Date (when the
-             * second has turned) and Content-Length differ. */
+             * sits where it sat. */
             f->value.p = p + pl->value_at[i];
             f->value.len = pl->value_len[i];
             f->line_len = len;
+            run -= len;
         } else {
             if ((size_t)(lim - p) <= n || p[n] != ':' ||
                 !bytes_eq(p, names, n))
@@ -464,32 +504,35 @@ static bool parse_as(const hs_plan *pl, const char *buf, size_t avail,
                 (f->value.len != pl->ct_len ||
                  (pl->ct_len && !bytes_eq(v, pl->ct_value, pl->ct_len))))
                 return false;
-            if (pl->framing[i] == HS_PLAN_CL &&
-                !hs_http1_plain_number(f->value, &x))
-                return false;
+            if (pl->framing[i] == HS_PLAN_CL) {
+                /* Content-Length lines must agree (RFC 9112 6.3): with
+                 * each other, and with the plan block's where a line is
+                 * its own. */
+                uint64_t x;
+                if (!hs_http1_plain_number(f->value, &x) ||
+                    (ncl_read && x != cl_read))
+                    return false;
+                cl_read = x;
+                ncl_read++;
+            }
+            run = (size_t)-1;
         }
         pos += f->line_len;
         seen += len;
         names += n;
-        if (pl->framing[i] == HS_PLAN_CL) {
-            if (cl && x != cl_value)
-                return false;
-            cl = true;
-            cl_value = x;
-        } else if (pl->framing[i] == HS_PLAN_TE) {
-            te = true;
-        }
     }
     /* the blank line */
     if (crlf ? avail - pos < 2 || buf[pos] != '\r' || buf[pos + 1] != '\n'
              : avail - pos < 1 || buf[pos] != '\n')
         return false;
-    if (te && (cl || buf[7] == '0'))
+    if (ncl_read && ncl_read < pl->ncl && cl_read != pl->cl_value)
+        return false;
+    if (pl->has_te && (pl->ncl || buf[7] == '0'))
         return false;
     b->base = buf;
     b->len = pos + 1 + crlf;
     b->minor = buf[7] - '0';
-    b->status = status;
+    b->status = (int)(pl->head & 0xffff);
     b->crlf = crlf;
     b->nfields = nf;
     b->shape = pl;
@@ -503,12 +546,4 @@ hs_block_status hs_block_parse_shaped(hs_shape shape, const char *buf,
     if (shape && parse_as(shape, buf, avail, b))
         return HS_BLOCK_OK;
     return hs_block_parse_stream(buf, avail, b, why);
-}
-
-const hs_plan *hs_plan_of_block(const hs_policy *p, const hs_rewrite_opts *o,
-                                const hs_block *b, const hs_request *req)
-{
-    const hs_plan *pl = b->shape;
-    return pl && pl->owner == p && pl->head == shape_head(b, req, o) ? pl
-                                                                     : NULL;
 }

@@ -326,8 +326,9 @@ void hs_env_init(int argc, char **argv)
     hs_cfg.engine.policy = policy;
     hs_cfg.engine.report = hs_cfg.mode == HS_MODE_REPORT;
     hs_cfg.engine.on_event = hs_on_event;
-    /* Only rewrite and report lines name the request (method, path). */
-    hs_cfg.engine.event_requests =
+    /* Only rewrite and report lines print the request (method, path)
+     * and the change record. */
+    hs_cfg.engine.event_details =
         hs_cfg.log_level >= HS_LOG_INFO ||
         (hs_cfg.mode == HS_MODE_REPORT && hs_cfg.log_level != HS_LOG_OFF);
     hs_cfg.engine.held_total = &held_total;

@@ -49,7 +49,7 @@ static hs_engine_config config(hs_desync_mode mode, size_t max_header)
     cfg.max_header = max_header;
     cfg.on_desync = mode;
     cfg.on_event = ks_on_event;
-    cfg.event_requests = true; /* pairing checks read the events' paths */
+    cfg.event_details = true; /* pairing checks read the events' paths */
     return cfg;
 }
 

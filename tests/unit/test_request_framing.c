@@ -280,7 +280,7 @@ static void run_engine(bool quick, const char *req, size_t req_len,
     memset(&cfg, 0, sizeof cfg);
     cfg.policy = api;
     cfg.on_event = ks_on_event;
-    cfg.event_requests = !quick;
+    cfg.event_details = !quick;
     ks_events ev;
     memset(&ev, 0, sizeof ev);
     ks_kernel ks;
