@@ -123,9 +123,14 @@ typedef struct hs_plan {
     const char *seen;                   /* status line, then the fields */
     uint16_t status_len;
     uint16_t seen_len;                  /* status line and fields */
-    uint16_t line_len[HS_PLAN_FIELDS];
-    uint16_t value_at[HS_PLAN_FIELDS];  /* from the line's start */
-    uint16_t value_len[HS_PLAN_FIELDS];
+    /* Its fields as hs_field holds them, with offsets from the block's
+     * start where hs_field has pointers: a run of lines equal to these is
+     * filled in by adding where the run sits (hs_block_parse_shaped). */
+    _Alignas(16) struct hs_plan_line {
+        uint64_t name_off, name_len, value_off, value_len, line_off,
+            line_len;
+    } lines[HS_PLAN_FIELDS];
+    uint16_t line_end[HS_PLAN_FIELDS];  /* line_off + line_len */
     uint64_t cl_value;                  /* its Content-Length, if any */
     uint8_t ncl;                        /* Content-Length lines */
     bool has_te;                        /* a Transfer-Encoding line */

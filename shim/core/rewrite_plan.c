@@ -30,6 +30,8 @@
 #include "rewrite_internal.h"
 
 #include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -251,9 +253,15 @@ const hs_plan *hs_plan_keep(const hs_rw *rw, const hs_rewrite_opts *o,
     pl->seen_len = (uint16_t)seen_len;
     for (size_t i = 0; i < b->nfields; i++) {
         const hs_field *f = &b->fields[i];
-        pl->line_len[i] = (uint16_t)f->line_len;
-        pl->value_at[i] = (uint16_t)(f->value.p - (b->base + f->line_off));
-        pl->value_len[i] = (uint16_t)f->value.len;
+        pl->line_end[i] = (uint16_t)(f->line_off + f->line_len);
+        pl->lines[i] = (struct hs_plan_line){
+            .name_off = f->line_off,
+            .name_len = f->name.len,
+            .value_off = (uint64_t)(f->value.p - b->base),
+            .value_len = f->value.len,
+            .line_off = f->line_off,
+            .line_len = f->line_len,
+        };
         uint64_t x;
         if (pl->framing[i] == HS_PLAN_CL &&
             hs_http1_plain_number(f->value, &x))
@@ -400,31 +408,77 @@ line_end(const char *p, const char *lim, bool crlf)
 }
 
 
-/* How many leading bytes a[0..n) and b[0..n) share: sixteen a step, the
- * last step overlapping the one before it. */
+/* How many leading bytes a[0..n) and b[0..n) share: thirty-two a step
+ * while they last (one branch for two compares), then sixteen, the last
+ * step overlapping the one before it. */
 static inline size_t common_prefix(const char *a, const char *b, size_t n)
 {
     size_t k = 0;
 #if defined(__SSE2__) && !defined(HS_HTTP1_NO_SIMD)
-    for (; k + 16 <= n; k += 16) {
-        unsigned ne = 0xffffu ^ (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(
-            _mm_loadu_si128((const __m128i *)(const void *)(a + k)),
-            _mm_loadu_si128((const __m128i *)(const void *)(b + k))));
+#define HS_EQ16(x, y)                                                       \
+    _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)(x)),    \
+                   _mm_loadu_si128((const __m128i *)(const void *)(y)))
+    for (; k + 32 <= n; k += 32) {
+        __m128i lo = HS_EQ16(a + k, b + k), hi = HS_EQ16(a + k + 16, b + k + 16);
+        if (_mm_movemask_epi8(_mm_and_si128(lo, hi)) != 0xffff) {
+            unsigned ne = 0xffffu ^ (unsigned)_mm_movemask_epi8(lo);
+            if (ne)
+                return k + (size_t)__builtin_ctz(ne);
+            ne = 0xffffu ^ (unsigned)_mm_movemask_epi8(hi);
+            return k + 16 + (size_t)__builtin_ctz(ne);
+        }
+    }
+    if (k + 16 <= n) {
+        unsigned ne = 0xffffu ^ (unsigned)_mm_movemask_epi8(HS_EQ16(a + k, b + k));
         if (ne)
             return k + (size_t)__builtin_ctz(ne);
+        k += 16;
     }
     if (k < n && n >= 16) {
         size_t t = n - 16;
-        unsigned ne = 0xffffu ^ (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(
-            _mm_loadu_si128((const __m128i *)(const void *)(a + t)),
-            _mm_loadu_si128((const __m128i *)(const void *)(b + t))));
+        unsigned ne = 0xffffu ^ (unsigned)_mm_movemask_epi8(HS_EQ16(a + t, b + t));
         ne &= 0xffffu << (k - t);       /* the bytes not compared yet */
         return ne ? t + (size_t)__builtin_ctz(ne) : n;
     }
+#undef HS_EQ16
 #endif
     while (k < n && a[k] == b[k])
         k++;
     return k;
+}
+
+/* hs_field as struct hs_plan_line lays it out, for the copies below. */
+_Static_assert(sizeof(hs_field) == sizeof(struct hs_plan_line) &&
+                   offsetof(hs_field, name) == 0 &&
+                   offsetof(hs_field, value) == 16 &&
+                   offsetof(hs_field, line_off) == 32 &&
+                   offsetof(hs_field, line_len) == 40,
+               "hs_field is not laid out as struct hs_plan_line");
+
+/* Field i of the plan block, for a block where it sits `shift` bytes
+ * further on (and which starts at buf). */
+static inline void fill_line(hs_field *f, const struct hs_plan_line *t,
+                             const char *buf, ptrdiff_t shift)
+{
+#if defined(__SSE2__) && !defined(HS_HTTP1_NO_SIMD)
+    /* A field is three pairs: (pointer, length) twice, then (offset,
+     * length). A pointer is the plan's offset plus where the line's block
+     * starts, an offset the plan's plus the shift: one 64-bit add a pair. */
+    const __m128i at = _mm_set_epi64x(0, (long long)(uintptr_t)(buf + shift));
+    const __m128i by = _mm_set_epi64x(0, (long long)shift);
+    const __m128i *s = (const __m128i *)(const void *)t;
+    __m128i *d = (__m128i *)(void *)f;
+    _mm_storeu_si128(d, _mm_add_epi64(_mm_load_si128(s), at));
+    _mm_storeu_si128(d + 1, _mm_add_epi64(_mm_load_si128(s + 1), at));
+    _mm_storeu_si128(d + 2, _mm_add_epi64(_mm_load_si128(s + 2), by));
+#else
+    f->name.p = buf + shift + t->name_off;
+    f->name.len = t->name_len;
+    f->value.p = buf + shift + t->value_off;
+    f->value.len = t->value_len;
+    f->line_off = (size_t)((ptrdiff_t)t->line_off + shift);
+    f->line_len = t->line_len;
+#endif
 }
 
 static bool parse_as(const hs_plan *pl, const char *buf, size_t avail,
@@ -432,18 +486,15 @@ static bool parse_as(const hs_plan *pl, const char *buf, size_t avail,
 {
     const char *lim = buf + avail;
     bool crlf = (pl->head >> 17) & 1;
-    const char *seen = pl->seen;
-    const char *seen_end = pl->seen + pl->seen_len;
-    /* Bytes from pos on known equal to the plan block's from seen on;
-     * (size_t)-1 when not compared yet. One compare covers every line up
-     * to the next difference: on most responses only Date (when the second
-     * has turned) and Content-Length differ. */
-    size_t run = common_prefix(buf, seen, avail < pl->seen_len ? avail
-                                                              : pl->seen_len);
-    size_t pos = pl->status_len;
-    if (run >= pos) {
-        run -= pos;
-    } else {
+    /* How far (in the plan block) the block is known equal to the plan
+     * block, line for line; one compare covers every line up to the next
+     * difference: on most responses only Date (when the second has
+     * turned) and Content-Length differ. */
+    size_t same_to = common_prefix(buf, pl->seen, avail < pl->seen_len
+                                                      ? avail : pl->seen_len);
+    size_t pos = pl->status_len;        /* in the block */
+    size_t at = pl->status_len;         /* the same line in the plan block */
+    if (same_to < at) {
         if (!hs_http1_status_prefix(buf, avail))
             return false;
         int status =
@@ -455,73 +506,80 @@ static bool parse_as(const hs_plan *pl, const char *buf, size_t avail,
         if (!nl || (nl - crlf != buf + 12 && buf[12] != ' '))
             return false;
         pos = (size_t)(nl + 1 - buf);
-        run = (size_t)-1;
+        same_to = (size_t)-1;           /* compare again */
     }
     b->status_line_len = pos;
-    seen += pl->status_len;
 
     /* The framing lines are the shape's: only a Content-Length value can
      * differ, and is checked again when it does. */
     uint64_t cl_read = 0;
     unsigned ncl_read = 0;
     size_t nf = (size_t)(pl->head >> 24);
-    const char *names = pl->names;
-    hs_field *f = b->fields;
-    for (size_t i = 0; i < nf; i++, f++) {
+    const struct hs_plan_line *t = pl->lines;
+    ptrdiff_t shift = (ptrdiff_t)pos - (ptrdiff_t)at;
+    for (size_t i = 0; i < nf; i++) {
+        if (same_to == (size_t)-1) {
+            size_t room = avail - pos, left = pl->seen_len - at;
+            same_to = at + common_prefix(buf + pos, pl->seen + at,
+                                         room < left ? room : left);
+        }
+        if (pl->line_end[i] <= same_to) {
+            /* The plan block's lines, byte for byte: good, and their
+             * values sit where they sat. */
+            do
+                fill_line(&b->fields[i], &t[i], buf, shift);
+            while (++i < nf && pl->line_end[i] <= same_to);
+            if (i == nf)
+                break;
+        }
+        at = t[i].line_off;
+        pos = (size_t)((ptrdiff_t)at + shift);
+
+        /* Line i differs: its name must be the plan's, then it is read
+         * as the general parser reads a line. */
         const char *p = buf + pos;
-        size_t n = pl->name_len[i], len = pl->line_len[i];
+        size_t n = t[i].name_len;
+        hs_field *f = &b->fields[i];
+        if ((size_t)(lim - p) <= n || p[n] != ':' ||
+            !bytes_eq(p, pl->seen + t[i].name_off, n))
+            return false;
+        const char *v = p + n + 1;
+        while (v < lim && hs_http1_is_blank(*v))
+            v++;
+        const char *nl = line_end(v, lim, crlf);
+        if (!nl)
+            return false;
+        const char *ve = nl - crlf;
+        while (ve > v && hs_http1_is_blank(ve[-1]))
+            ve--;
         f->name.p = p;
         f->name.len = n;
+        f->value.p = v;
+        f->value.len = (size_t)(ve - v);
         f->line_off = pos;
-        if (run == (size_t)-1) {
-            size_t room = (size_t)(lim - p), left = (size_t)(seen_end - seen);
-            run = common_prefix(p, seen, room < left ? room : left);
-        }
-        if (run >= len) {
-            /* The plan block's line, byte for byte: good, and its value
-             * sits where it sat. */
-            f->value.p = p + pl->value_at[i];
-            f->value.len = pl->value_len[i];
-            f->line_len = len;
-            run -= len;
-        } else {
-            if ((size_t)(lim - p) <= n || p[n] != ':' ||
-                !bytes_eq(p, names, n))
+        f->line_len = (size_t)(nl + 1 - p);
+        if ((int)i == pl->ct &&
+            (f->value.len != pl->ct_len ||
+             (pl->ct_len && !bytes_eq(v, pl->ct_value, pl->ct_len))))
+            return false;
+        if (pl->framing[i] == HS_PLAN_CL) {
+            /* Content-Length lines must agree (RFC 9112 6.3): with each
+             * other, and with the plan block's where a line is its own. */
+            uint64_t x;
+            if (!hs_http1_plain_number(f->value, &x) ||
+                (ncl_read && x != cl_read))
                 return false;
-            const char *v = p + n + 1;
-            while (v < lim && hs_http1_is_blank(*v))
-                v++;
-            const char *nl = line_end(v, lim, crlf);
-            if (!nl)
-                return false;
-            const char *ve = nl - crlf;
-            while (ve > v && hs_http1_is_blank(ve[-1]))
-                ve--;
-            f->value.p = v;
-            f->value.len = (size_t)(ve - v);
-            f->line_len = (size_t)(nl + 1 - p);
-            if ((int)i == pl->ct &&
-                (f->value.len != pl->ct_len ||
-                 (pl->ct_len && !bytes_eq(v, pl->ct_value, pl->ct_len))))
-                return false;
-            if (pl->framing[i] == HS_PLAN_CL) {
-                /* Content-Length lines must agree (RFC 9112 6.3): with
-                 * each other, and with the plan block's where a line is
-                 * its own. */
-                uint64_t x;
-                if (!hs_http1_plain_number(f->value, &x) ||
-                    (ncl_read && x != cl_read))
-                    return false;
-                cl_read = x;
-                ncl_read++;
-            }
-            run = (size_t)-1;
+            cl_read = x;
+            ncl_read++;
         }
         pos += f->line_len;
-        seen += len;
-        names += n;
+        at += t[i].line_len;
+        shift = (ptrdiff_t)pos - (ptrdiff_t)at;
+        same_to = (size_t)-1;
     }
     /* the blank line */
+    at = pl->seen_len;
+    pos = (size_t)((ptrdiff_t)at + shift);
     if (crlf ? avail - pos < 2 || buf[pos] != '\r' || buf[pos + 1] != '\n'
              : avail - pos < 1 || buf[pos] != '\n')
         return false;
