@@ -536,16 +536,23 @@ static bool parse_as(const hs_plan *pl, const char *buf, size_t avail,
         pos = (size_t)((ptrdiff_t)at + shift);
 
         /* Line i differs: its name must be the plan's, then it is read
-         * as the general parser reads a line. */
+         * as the general parser reads a line. When the difference starts
+         * past the value's first byte, the name, the colon and the blanks
+         * before the value are the plan block's. */
         const char *p = buf + pos;
         size_t n = t[i].name_len;
         hs_field *f = &b->fields[i];
-        if ((size_t)(lim - p) <= n || p[n] != ':' ||
-            !bytes_eq(p, pl->seen + t[i].name_off, n))
-            return false;
-        const char *v = p + n + 1;
-        while (v < lim && hs_http1_is_blank(*v))
-            v++;
+        const char *v;
+        if (same_to != (size_t)-1 && same_to > t[i].value_off) {
+            v = p + (t[i].value_off - t[i].line_off);
+        } else {
+            if ((size_t)(lim - p) <= n || p[n] != ':' ||
+                !bytes_eq(p, pl->seen + t[i].name_off, n))
+                return false;
+            v = p + n + 1;
+            while (v < lim && hs_http1_is_blank(*v))
+                v++;
+        }
         const char *nl = line_end(v, lim, crlf);
         if (!nl)
             return false;
