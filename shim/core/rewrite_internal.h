@@ -150,6 +150,7 @@ typedef struct hs_plan {
     const char *blob;           /* the added lines, written out, and the
                                    blank line */
     size_t blob_len;
+    size_t written_len;         /* blob_len and the rewritten lines' */
     char data[];                /* names, Content-Type value, blob */
 } hs_plan;
 
@@ -191,8 +192,14 @@ static inline const hs_plan *hs_plan_of_block(const hs_policy *p,
                                               const hs_request *req)
 {
     const hs_plan *pl = b->shape;
-    return pl && pl->owner == p && pl->head == hs_plan_head(b, req, o) ? pl
-                                                                       : NULL;
+    if (!pl || pl->owner != p)
+        return NULL;
+    /* The block was read against the plan: its status, line ending and
+     * number of fields are the plan's. TLS and the CSP mode are the
+     * rewrite's. */
+    uint64_t mode = (uint64_t)(req && req->tls) << 16 |
+                    (uint64_t)(o && o->csp_report_only) << 18;
+    return (pl->head & (1u << 16 | 1u << 18)) == mode ? pl : NULL;
 }
 /* rewrite_output.c: the block from a plan. */
 hs_rewrite_status hs_rw_emit_plan(const hs_plan *pl, const hs_block *b,

@@ -342,21 +342,14 @@ hs_rewrite_status hs_rw_emit_plan(const hs_plan *pl, const hs_block *b,
 {
     bool ro = o && o->csp_report_only;
     size_t max = (o && o->max_output) ? o->max_output : HS_DEFAULT_MAX_OUTPUT;
-    size_t el = b->crlf ? 2 : 1;
     size_t nf = b->nfields;
     size_t tail = nf ? b->fields[nf - 1].line_off + b->fields[nf - 1].line_len
                      : b->status_line_len;
-    /* the block up to its blank line, then the plan's lines and blank */
-    size_t size = tail + pl->blob_len;
-    for (size_t i = 0; i < pl->nchanged; i++) {
-        size_t at = pl->changed[i];
-        size -= b->fields[at].line_len;
-        if (pl->act[at] == HS_L_REWRITE) {
-            const hs_op *op = pl->op[at];
-            size += (ro && op->line_ro ? op->line_ro_len : op->line_len) - 2 +
-                    el;
-        }
-    }
+    /* the block up to its blank line, less its changed lines, then the
+     * plan's lines (a plan is for one CSP mode and line ending) */
+    size_t size = tail + pl->written_len;
+    for (size_t i = 0; i < pl->nchanged; i++)
+        size -= b->fields[pl->changed[i]].line_len;
     if (size > max)
         return HS_REWRITE_TOO_LARGE;
     if (size > out->cap - out->len && !hs_buf_reserve(out, size))

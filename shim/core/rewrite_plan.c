@@ -326,6 +326,12 @@ const hs_plan *hs_plan_keep(const hs_rw *rw, const hs_rewrite_opts *o,
         *d++ = '\r';
     *d++ = '\n';
     pl->blob_len = (size_t)(d - pl->blob);
+    pl->written_len = pl->blob_len;
+    for (size_t i = 0; i < pl->nset; i++) {
+        const hs_op *op = pl->op[pl->set[i]];
+        pl->written_len += (ro && op->line_ro ? op->line_ro_len : op->line_len) -
+                           2 + 1 + crlf;
+    }
 
     /* The first free slot of the hash's; none free: not kept. */
     for (size_t w = 0; w < HS_PLAN_WAYS; w++) {
