@@ -95,6 +95,10 @@ typedef struct hs_block {
     hs_field fields[HS_MAX_FIELDS];
     const struct hs_plan *shape;  /* hs_block_parse_shaped: the shape it
                                      was read against; NULL otherwise */
+    uint32_t shape_framing;  /* with a shape: bit i set when field i is a
+                                Connection, Content-Length or
+                                Transfer-Encoding line (hs_response_framing
+                                reads only those) */
 } hs_block;
 
 /* Parses and checks buf[0..len), a complete block (len from hs_block_end).

@@ -105,6 +105,52 @@ hs_http1_cl hs_http1_content_length(const hs_field *fields, size_t nfields,
 }
 
 
+/* What the framing fields of a block say, line by line. */
+typedef struct field_facts {
+    int cl;                 /* the first Content-Length line, or -1 */
+    unsigned ncl;
+    bool te, close, keep_alive;
+} field_facts;
+
+static inline void note_field(field_facts *ff, const hs_block *b, size_t i)
+{
+    const hs_field *fl = &b->fields[i];
+    switch (fl->name.len) {
+    case 10:
+        /* close_after: "Connection: close" (RFC 9112 9.6), or an HTTP/1.0
+         * response without keep-alive (RFC 9112 9.3: 1.0 is not persistent
+         * by default). Connection is a comma list that may span several
+         * lines; the one-token values every server writes are told without
+         * the list machinery (a value of an OK block holds no CR, the one
+         * byte hs_http1_token_is could mistake for '-'). */
+        if (hs_http1_token_is(fl->name.p, "connection", 10)) {
+            hs_str v = fl->value;
+            if (v.len == 10 && hs_http1_token_is(v.p, "keep-alive", 10)) {
+                ff->keep_alive |= b->minor == 0;
+            } else if (v.len == 5 && hs_http1_ieq(v.p, "close", 5)) {
+                ff->close = true;
+            } else {
+                ff->close |= hs_http1_list_has(v, "close", 5);
+                ff->keep_alive |= b->minor == 0 &&
+                                  hs_http1_list_has(v, "keep-alive", 10);
+            }
+        }
+        break;
+    case 14:
+        if (hs_http1_token_is(fl->name.p, "content-length", 14)) {
+            if (ff->cl < 0)
+                ff->cl = (int)i;
+            ff->ncl++;
+        }
+        break;
+    case 17:
+        ff->te |= hs_http1_token_is(fl->name.p, "transfer-encoding", 17);
+        break;
+    default:
+        break;
+    }
+}
+
 hs_framing hs_response_framing(const hs_block *b, hs_method_kind m)
 {
     hs_framing f = {HS_BODY_UNTIL_CLOSE, 0, false};
@@ -128,48 +174,18 @@ hs_framing hs_response_framing(const hs_block *b, hs_method_kind m)
     }
 
     /* One pass over the names, told apart by length first (10, 14, 17);
-     * the names of an OK block are tokens, as hs_http1_token_is needs. */
-    int cl = -1;
-    unsigned ncl = 0;
-    bool te = false, close = false, keep_alive = false;
-    for (size_t i = 0; i < b->nfields; i++) {
-        const hs_field *fl = &b->fields[i];
-        switch (fl->name.len) {
-        case 10:
-            /* close_after: "Connection: close" (RFC 9112 9.6), or an
-             * HTTP/1.0 response without keep-alive (RFC 9112 9.3: 1.0 is
-             * not persistent by default). Connection is a comma list that
-             * may span several lines; the one-token values every server
-             * writes are told without the list machinery (a value of an
-             * OK block holds no CR, the one byte hs_http1_token_is could
-             * mistake for '-'). */
-            if (hs_http1_token_is(fl->name.p, "connection", 10)) {
-                hs_str v = fl->value;
-                if (v.len == 10 && hs_http1_token_is(v.p, "keep-alive", 10)) {
-                    keep_alive |= b->minor == 0;
-                } else if (v.len == 5 && hs_http1_ieq(v.p, "close", 5)) {
-                    close = true;
-                } else {
-                    close |= hs_http1_list_has(v, "close", 5);
-                    keep_alive |= b->minor == 0 &&
-                                  hs_http1_list_has(v, "keep-alive", 10);
-                }
-            }
-            break;
-        case 14:
-            if (hs_http1_token_is(fl->name.p, "content-length", 14)) {
-                if (cl < 0)
-                    cl = (int)i;
-                ncl++;
-            }
-            break;
-        case 17:
-            te |= hs_http1_token_is(fl->name.p, "transfer-encoding", 17);
-            break;
-        default:
-            break;
-        }
+     * a block read against a shape names the lines to look at. */
+    field_facts ff = { -1, 0, false, false, false };
+    if (b->shape) {
+        for (uint32_t lines = b->shape_framing; lines; lines &= lines - 1)
+            note_field(&ff, b, (size_t)__builtin_ctz(lines));
+    } else {
+        for (size_t i = 0; i < b->nfields; i++)
+            note_field(&ff, b, i);
     }
+    int cl = ff.cl;
+    unsigned ncl = ff.ncl;
+    bool te = ff.te, close = ff.close, keep_alive = ff.keep_alive;
     /* Left false for INTERIM and TUNNEL (above), which have no say on it,
      * and for UNTIL_CLOSE bodies without those (the kind says it all). */
     f.close_after = close || (b->minor == 0 && !keep_alive);

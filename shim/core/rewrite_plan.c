@@ -230,6 +230,10 @@ const hs_plan *hs_plan_keep(const hs_rw *rw, const hs_rewrite_opts *o,
         const char *np = b->fields[i].name.p;
         size_t n = b->fields[i].name.len;
         pl->name_len[i] = (uint8_t)n;
+        if ((n == 10 && hs_http1_token_is(np, "connection", 10)) ||
+            (n == 14 && hs_http1_token_is(np, "content-length", 14)) ||
+            (n == 17 && hs_http1_token_is(np, "transfer-encoding", 17)))
+            pl->shape_framing |= 1u << i;
         if (n == 14 && hs_http1_token_is(np, "content-length", 14)) {
             pl->framing[i] = HS_PLAN_CL;
             pl->ncl++;
@@ -607,6 +611,7 @@ static bool parse_as(const hs_plan *pl, const char *buf, size_t avail,
     b->crlf = crlf;
     b->nfields = nf;
     b->shape = pl;
+    b->shape_framing = pl->shape_framing;
     return true;
 }
 

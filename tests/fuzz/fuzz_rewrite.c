@@ -120,13 +120,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     hs_block_status s2 = hs_block_parse_stream(buf, len, &plain, &w2);
     CHECK(s1 == s2 && w1 == w2, "shaped and plain readings differ (%d / %d)", (int)s1,
           (int)s2);
-    if (s1 == HS_BLOCK_OK)
+    if (s1 == HS_BLOCK_OK) {
         CHECK(shaped.len == plain.len && shaped.nfields == plain.nfields &&
                   shaped.status_line_len == plain.status_line_len &&
                   shaped.status == plain.status && shaped.crlf == plain.crlf &&
                   memcmp(shaped.fields, plain.fields,
                          plain.nfields * sizeof plain.fields[0]) == 0,
               "shaped and plain readings differ");
+        /* a shaped block's framing is read from its framing lines only */
+        for (int m = HS_METHOD_NONE; m <= HS_METHOD_CONNECT; m++) {
+            hs_framing fs = hs_response_framing(&shaped, (hs_method_kind)m);
+            hs_framing fp = hs_response_framing(&plain, (hs_method_kind)m);
+            CHECK(fs.kind == fp.kind && fs.length == fp.length &&
+                      fs.close_after == fp.close_after,
+                  "shaped and plain framings differ");
+        }
+    }
 
     size_t end = hs_block_end(buf, len, 0);
     if (end == 0)

@@ -500,6 +500,14 @@ static void same_reading(hs_shape shape, const char *bytes, size_t len, const ch
     SHAPE_REQUIRE(memcmp(shaped_b.fields, plain_b.fields,
                          shaped_b.nfields * sizeof shaped_b.fields[0]) == 0,
                   what);
+    /* hs_response_framing reads a shaped block's framing lines only */
+    for (int m = HS_METHOD_NONE; m <= HS_METHOD_CONNECT; m++) {
+        hs_framing fs = hs_response_framing(&shaped_b, (hs_method_kind)m);
+        hs_framing fp = hs_response_framing(&plain_b, (hs_method_kind)m);
+        SHAPE_REQUIRE(fs.kind == fp.kind && fs.length == fp.length &&
+                          fs.close_after == fp.close_after,
+                      what);
+    }
     if (!shaped_b.shape)
         return;
     SHAPE_REQUIRE(shaped_b.shape == shape, what);

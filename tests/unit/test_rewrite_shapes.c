@@ -45,6 +45,13 @@ static bool reads_the_same(hs_shape shape, const char *later)
     ck_assert_uint_eq(shaped.len, plain.len);
     ck_assert_uint_eq(shaped.nfields, plain.nfields);
     ck_assert(memcmp(shaped.fields, plain.fields, plain.nfields * sizeof plain.fields[0]) == 0);
+    for (int m = HS_METHOD_NONE; m <= HS_METHOD_CONNECT; m++) {
+        hs_framing fs = hs_response_framing(&shaped, (hs_method_kind)m);
+        hs_framing fp = hs_response_framing(&plain, (hs_method_kind)m);
+        ck_assert_int_eq(fs.kind, fp.kind);
+        ck_assert_uint_eq(fs.length, fp.length);
+        ck_assert_int_eq(fs.close_after, fp.close_after);
+    }
     return shaped.shape == shape;
 }
 
