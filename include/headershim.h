@@ -95,11 +95,14 @@ typedef struct hs_block {
     hs_field fields[HS_MAX_FIELDS];
     const struct hs_plan *shape;  /* hs_block_parse_shaped: the shape it
                                      was read against; NULL otherwise */
-    uint32_t shape_framing;  /* with a shape: bit i set when field i is a
-                                Connection, Content-Length or
-                                Transfer-Encoding line (hs_response_framing
-                                reads only those) */
+    uint64_t shape_framing;  /* with a shape: its framing lines, two bits
+                                a field (HS_SHAPE_CONNECTION, _LENGTH,
+                                _CODING at bits 2i..2i+1), the lines
+                                hs_response_framing reads */
 } hs_block;
+
+/* hs_block.shape_framing's codes. */
+enum { HS_SHAPE_CONNECTION = 1, HS_SHAPE_LENGTH = 2, HS_SHAPE_CODING = 3 };
 
 /* Parses and checks buf[0..len), a complete block (len from hs_block_end).
  * On anything but HS_BLOCK_OK, *why (if not NULL) gets a short static

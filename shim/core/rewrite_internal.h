@@ -117,7 +117,7 @@ typedef struct hs_plan {
     const char *names;          /* the names, one after the other */
     uint8_t name_len[HS_PLAN_FIELDS];
     uint8_t framing[HS_PLAN_FIELDS];    /* HS_PLAN_CL, HS_PLAN_TE, 0 */
-    uint32_t shape_framing;             /* hs_block.shape_framing */
+    uint64_t shape_framing;             /* hs_block.shape_framing */
     /* The block the plan was made from, which parsed: a line of a later
      * block equal to its line byte for byte is known good, and its value
      * sits where it sat (hs_block_parse_shaped). */

@@ -230,10 +230,14 @@ const hs_plan *hs_plan_keep(const hs_rw *rw, const hs_rewrite_opts *o,
         const char *np = b->fields[i].name.p;
         size_t n = b->fields[i].name.len;
         pl->name_len[i] = (uint8_t)n;
-        if ((n == 10 && hs_http1_token_is(np, "connection", 10)) ||
-            (n == 14 && hs_http1_token_is(np, "content-length", 14)) ||
-            (n == 17 && hs_http1_token_is(np, "transfer-encoding", 17)))
-            pl->shape_framing |= 1u << i;
+        uint64_t code = n == 10 && hs_http1_token_is(np, "connection", 10)
+                            ? HS_SHAPE_CONNECTION
+                        : n == 14 && hs_http1_token_is(np, "content-length", 14)
+                            ? HS_SHAPE_LENGTH
+                        : n == 17 && hs_http1_token_is(np, "transfer-encoding", 17)
+                            ? HS_SHAPE_CODING
+                            : 0;
+        pl->shape_framing |= code << (2 * i);
         if (n == 14 && hs_http1_token_is(np, "content-length", 14)) {
             pl->framing[i] = HS_PLAN_CL;
             pl->ncl++;
