@@ -11,6 +11,7 @@
  * way" below) and a careful one that names the first rule a block breaks.
  */
 #include "http1_util.h"
+#include "load.h"
 
 #include <string.h>
 
@@ -58,6 +59,12 @@ const unsigned char hs_http1_lower[256] = {
 bool hs_could_be_status_line(const char *buf, size_t n)
 {
     static const char prefix[] = "HTTP/1.";
+    if (n >= 9) {
+        /* Every response of a connection asks: one load, no call. */
+        uint64_t http1 = hs_load64(prefix) & 0x00ffffffffffffffull;
+        return (hs_load64(buf) & 0x00ffffffffffffffull) == http1 &&
+               (unsigned)(buf[7] - '0') <= 9 && buf[8] == ' ';
+    }
     if (n == 0)
         return true;
     size_t k = n < 7 ? n : 7;
