@@ -99,6 +99,10 @@ typedef struct hs_block {
                                 a field (HS_SHAPE_CONNECTION, _LENGTH,
                                 _CODING at bits 2i..2i+1), the lines
                                 hs_response_framing reads */
+    const struct hs_framing_facts *shape_facts;  /* with a shape whose
+                                status line and framing lines this block
+                                repeats byte for byte: what they say;
+                                NULL otherwise */
 } hs_block;
 
 /* hs_block.shape_framing's codes. */
@@ -168,6 +172,20 @@ typedef struct hs_framing {
                             keep-alive): nothing is parsed after this
                             response */
 } hs_framing;
+
+/* What the framing lines of a block (Connection, Content-Length,
+ * Transfer-Encoding) and its HTTP version say, whatever the request. */
+typedef struct hs_framing_facts {
+    bool close;          /* Connection: close, or HTTP/1.0 without
+                            keep-alive (RFC 9112 9.3, 9.6) */
+    bool coded;          /* Transfer-Encoding present */
+    bool chunked;        /* ... and its last coding is chunked */
+    bool has_length;     /* Content-Length present */
+    bool length_ok;      /* ... and one valid value: length */
+    uint64_t length;
+} hs_framing_facts;
+
+hs_framing_facts hs_block_framing_facts(const hs_block *b);
 
 /* Framing of the response in b, answering a request of method m.
  * b must have parsed as HS_BLOCK_OK. */

@@ -160,6 +160,45 @@ static inline void note_field(field_facts *ff, const hs_block *b, size_t i)
     }
 }
 
+hs_framing_facts hs_block_framing_facts(const hs_block *b)
+{
+    /* One pass over the names; a block read against a shape says which
+     * lines frame it, and as what. */
+    field_facts ff = { -1, 0, false, false, false };
+    if (b->shape) {
+        for (uint64_t lines = b->shape_framing; lines;) {
+            unsigned at = (unsigned)__builtin_ctzll(lines) & ~1u;
+            unsigned code = (unsigned)(lines >> at) & 3;
+            lines &= ~(3ull << at);
+            size_t i = at / 2;
+            if (code == HS_SHAPE_CONNECTION)
+                note_connection(&ff, b, b->fields[i].value);
+            else if (code == HS_SHAPE_LENGTH)
+                note_length(&ff, i);
+            else
+                ff.te = true;
+        }
+    } else {
+        for (size_t i = 0; i < b->nfields; i++)
+            note_field(&ff, b, i);
+    }
+    hs_framing_facts fx = { 0 };
+    fx.close = ff.close || (b->minor == 0 && !ff.keep_alive);
+    fx.coded = ff.te;
+    /* RFC 9112 6.3 item 4: chunked last frames the body. */
+    fx.chunked = ff.te && hs_http1_fields_last_is(b->fields, b->nfields,
+                                                  "transfer-encoding", 17,
+                                                  "chunked", 7);
+    fx.has_length = ff.cl >= 0;
+    fx.length_ok =
+        ff.cl >= 0 &&
+        ((ff.ncl == 1 && hs_http1_plain_number(b->fields[ff.cl].value,
+                                               &fx.length)) ||
+         hs_http1_content_length(b->fields, b->nfields, (size_t)ff.cl,
+                                 &fx.length) == HS_HTTP1_CL_OK);
+    return fx;
+}
+
 hs_framing hs_response_framing(const hs_block *b, hs_method_kind m)
 {
     hs_framing f = {HS_BODY_UNTIL_CLOSE, 0, false};
@@ -182,55 +221,34 @@ hs_framing hs_response_framing(const hs_block *b, hs_method_kind m)
         return f;
     }
 
-    /* One pass over the names; a block read against a shape says which
-     * lines frame it, and as what. */
-    field_facts ff = { -1, 0, false, false, false };
-    if (b->shape) {
-        for (uint64_t lines = b->shape_framing; lines;) {
-            unsigned at = (unsigned)__builtin_ctzll(lines) & ~1u;
-            unsigned code = (unsigned)(lines >> at) & 3;
-            lines &= ~(3ull << at);
-            size_t i = at / 2;
-            if (code == HS_SHAPE_CONNECTION)
-                note_connection(&ff, b, b->fields[i].value);
-            else if (code == HS_SHAPE_LENGTH)
-                note_length(&ff, i);
-            else
-                ff.te = true;
-        }
-    } else {
-        for (size_t i = 0; i < b->nfields; i++)
-            note_field(&ff, b, i);
+    /* A block that repeats its shape's framing lines says what they said. */
+    hs_framing_facts own;
+    const hs_framing_facts *fx = b->shape_facts;
+    if (!fx) {
+        own = hs_block_framing_facts(b);
+        fx = &own;
     }
-    int cl = ff.cl;
-    unsigned ncl = ff.ncl;
-    bool te = ff.te, close = ff.close, keep_alive = ff.keep_alive;
     /* Left false for INTERIM and TUNNEL (above), which have no say on it,
      * and for UNTIL_CLOSE bodies without those (the kind says it all). */
-    f.close_after = close || (b->minor == 0 && !keep_alive);
+    f.close_after = fx->close;
 
     if (m == HS_METHOD_HEAD || status == 204 || status == 304) {
         f.kind = HS_BODY_NONE;
         return f;
     }
-    if (te) {
-        /* RFC 9112 6.3 item 4: chunked last frames the body; any other
-         * final coding runs until close. */
-        if (hs_http1_fields_last_is(b->fields, b->nfields,
-                                    "transfer-encoding", 17, "chunked", 7))
+    if (fx->coded) {
+        /* Any final coding but chunked runs until close. */
+        if (fx->chunked)
             f.kind = HS_BODY_CHUNKED;
         return f;
     }
-    if (cl >= 0) {
-        uint64_t length;
-        if ((ncl == 1 && hs_http1_plain_number(b->fields[cl].value, &length)) ||
-            hs_http1_content_length(b->fields, b->nfields, (size_t)cl,
-                                    &length) == HS_HTTP1_CL_OK) {
-            f.kind = HS_BODY_LENGTH;
-            f.length = length;
-        }
+    if (fx->has_length) {
         /* A Content-Length the parser would have refused cannot reach
          * here; if it did, until close is the safe reading. */
+        if (fx->length_ok) {
+            f.kind = HS_BODY_LENGTH;
+            f.length = fx->length;
+        }
         return f;
     }
     /* Neither (RFC 9112 6.3 item 8): the body runs until close. */

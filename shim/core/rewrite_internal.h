@@ -118,6 +118,7 @@ typedef struct hs_plan {
     uint8_t name_len[HS_PLAN_FIELDS];
     uint8_t framing[HS_PLAN_FIELDS];    /* HS_PLAN_CL, HS_PLAN_TE, 0 */
     uint64_t shape_framing;             /* hs_block.shape_framing */
+    hs_framing_facts facts;             /* what its framing lines say */
     /* The block the plan was made from, which parsed: a line of a later
      * block equal to its line byte for byte is known good, and its value
      * sits where it sat (hs_block_parse_shaped). */

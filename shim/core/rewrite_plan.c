@@ -275,6 +275,7 @@ const hs_plan *hs_plan_keep(const hs_rw *rw, const hs_rewrite_opts *o,
             hs_http1_plain_number(f->value, &x))
             pl->cl_value = x;
     }
+    pl->facts = hs_block_framing_facts(b);
     pl->noop = !rw->dirty;
 
     /* The change record as hs_rw_emit fills it: removed names (once each,
@@ -508,6 +509,9 @@ static bool parse_as(const hs_plan *pl, const char *buf, size_t avail,
                                                       ? avail : pl->seen_len);
     size_t pos = pl->status_len;        /* in the block */
     size_t at = pl->status_len;         /* the same line in the plan block */
+    /* Whether the status line and the framing lines are the plan block's,
+     * so that they frame the body as they did. */
+    bool same_framing = same_to >= at;
     if (same_to < at) {
         if (!hs_http1_status_prefix(buf, avail))
             return false;
@@ -583,6 +587,8 @@ static bool parse_as(const hs_plan *pl, const char *buf, size_t avail,
             (f->value.len != pl->ct_len ||
              (pl->ct_len && !bytes_eq(v, pl->ct_value, pl->ct_len))))
             return false;
+        if ((pl->shape_framing >> (2 * i)) & 3)
+            same_framing = false;
         if (pl->framing[i] == HS_PLAN_CL) {
             /* Content-Length lines must agree (RFC 9112 6.3): with each
              * other, and with the plan block's where a line is its own. */
@@ -616,6 +622,7 @@ static bool parse_as(const hs_plan *pl, const char *buf, size_t avail,
     b->nfields = nf;
     b->shape = pl;
     b->shape_framing = pl->shape_framing;
+    b->shape_facts = same_framing ? &pl->facts : NULL;
     return true;
 }
 
