@@ -362,14 +362,18 @@ const hs_plan *hs_plan_keep(const hs_rw *rw, const hs_rewrite_opts *o,
  *
  * hs_block_parse_shaped: the rules of hs_block_parse (IO-CONTRACT.md, "A
  * block is rewritten only if it is unambiguous") checked for a block that
- * should have a known shape. Each line must begin with the shape's next
+ * should have a known shape. The block is compared with the plan's block
+ * sixteen and thirty-two bytes at a time: every line up to the first
+ * difference is that block's line, known good, its field filled in from
+ * the plan's template. A line that differs must begin with the shape's
  * name, byte for byte, and its colon: the name is then a token (the shape
  * was made from a block that parsed), which leaves the line's end to find
- * and its value to trim. Any difference (another name, another status or
- * Content-Type, a line more or less, a byte the rules refuse) gives up,
- * and the general parser reads the block, so the result is always the one
- * hs_block_parse_stream gives (tests/unit/test_golden.c and
- * tests/fuzz/fuzz_rewrite.c hold the two to it).
+ * and its value to trim; the compare then resumes at the next line. Any
+ * other difference (another name, another status or Content-Type, a line
+ * more or less, a byte the rules refuse) gives up, and the general parser
+ * reads the block, so the result is always the one hs_block_parse_stream
+ * gives (tests/unit/test_golden.c, tests/unit/test_rewrite_shapes.c and
+ * tests/fuzz/fuzz_rewrite.c hold the two to it, framing included).
  */
 
 #if defined(__SSE2__) && !defined(HS_HTTP1_NO_SIMD)
