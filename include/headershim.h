@@ -95,18 +95,10 @@ typedef struct hs_block {
     hs_field fields[HS_MAX_FIELDS];
     const struct hs_plan *shape;  /* hs_block_parse_shaped: the shape it
                                      was read against; NULL otherwise */
-    uint64_t shape_framing;  /* with a shape: its framing lines, two bits
-                                a field (HS_SHAPE_CONNECTION, _LENGTH,
-                                _CODING at bits 2i..2i+1), the lines
-                                hs_response_framing reads */
-    const struct hs_framing_facts *shape_facts;  /* with a shape whose
-                                status line and framing lines this block
-                                repeats byte for byte: what they say;
-                                NULL otherwise */
+    uint32_t shape_reread;   /* with a shape: bit i set when field i differs
+                                from the shape's block and was read anew */
 } hs_block;
 
-/* hs_block.shape_framing's codes. */
-enum { HS_SHAPE_CONNECTION = 1, HS_SHAPE_LENGTH = 2, HS_SHAPE_CODING = 3 };
 
 /* Parses and checks buf[0..len), a complete block (len from hs_block_end).
  * On anything but HS_BLOCK_OK, *why (if not NULL) gets a short static
@@ -136,6 +128,16 @@ typedef const struct hs_plan *hs_shape;
 hs_block_status hs_block_parse_shaped(hs_shape shape, const char *buf,
                                       size_t avail, hs_block *b,
                                       const char **why);
+
+/* The framing lines of a block read against a shape (b->shape not NULL):
+ * two bits a field, field i at bits 2i..2i+1, HS_SHAPE_CONNECTION,
+ * _LENGTH or _CODING; 0 for a field that frames nothing. When the block's
+ * HTTP version and framing lines are its shape's, byte for byte, also
+ * what they say (else *facts is NULL): hs_response_framing reads no more. */
+enum { HS_SHAPE_CONNECTION = 1, HS_SHAPE_LENGTH = 2, HS_SHAPE_CODING = 3 };
+struct hs_framing_facts;
+uint64_t hs_shape_framing(const hs_block *b,
+                          const struct hs_framing_facts **facts);
 
 /* True when the first n bytes could still begin "HTTP/1.<digit> ";
  * a caller must offer 9 bytes before taking a yes as a status line. */

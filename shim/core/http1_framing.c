@@ -166,7 +166,13 @@ hs_framing_facts hs_block_framing_facts(const hs_block *b)
      * lines frame it, and as what. */
     field_facts ff = { -1, 0, false, false, false };
     if (b->shape) {
-        for (uint64_t lines = b->shape_framing; lines;) {
+        /* A block that repeats its shape's framing lines says what they
+         * said. */
+        const hs_framing_facts *known;
+        uint64_t lines = hs_shape_framing(b, &known);
+        if (known)
+            return *known;
+        for (; lines;) {
             unsigned at = (unsigned)__builtin_ctzll(lines) & ~1u;
             unsigned code = (unsigned)(lines >> at) & 3;
             lines &= ~(3ull << at);
@@ -221,13 +227,8 @@ hs_framing hs_response_framing(const hs_block *b, hs_method_kind m)
         return f;
     }
 
-    /* A block that repeats its shape's framing lines says what they said. */
-    hs_framing_facts own;
-    const hs_framing_facts *fx = b->shape_facts;
-    if (!fx) {
-        own = hs_block_framing_facts(b);
-        fx = &own;
-    }
+    hs_framing_facts facts = hs_block_framing_facts(b);
+    const hs_framing_facts *fx = &facts;
     /* Left false for INTERIM and TUNNEL (above), which have no say on it,
      * and for UNTIL_CLOSE bodies without those (the kind says it all). */
     f.close_after = fx->close;

@@ -511,24 +511,30 @@ hs_rewrite_status hs_rewrite_shaped(const hs_policy *p,
                                     hs_buf *out, hs_changes *changes,
                                     hs_shape *shape_out)
 {
-    if (shape_out)
-        *shape_out = NULL;
     if (changes) {
         changes->nremoved = changes->nset = changes->nadded = 0;
         changes->truncated = false;
     }
+    /* A block read against a plan of this policy has that plan's shape
+     * (and is no interim response: those get no plan). */
+    const hs_plan *plan = hs_plan_of_block(p, o, b, req);
+    if (plan) {
+        if (shape_out)
+            *shape_out = plan;
+        return plan->noop ? HS_REWRITE_UNCHANGED
+                          : hs_rw_emit_plan(plan, b, o, out, changes);
+    }
+    if (shape_out)
+        *shape_out = NULL;
     /* RFC 9110 15.2: interim responses, 101 included, pass as they are. */
     if (b->status < 200)
         return HS_REWRITE_INTERIM;
     if (!p || p->nops == 0)
         return HS_REWRITE_UNCHANGED;
 
-    /* A block read against a plan of this policy has that plan's shape;
-     * any other block is looked up. */
+    /* Any other block is looked up. */
     uint64_t shape = 0;
-    const hs_plan *plan = hs_plan_of_block(p, o, b, req);
-    hs_plan_found found =
-        plan ? HS_PLAN_HIT : hs_plan_find(p, o, b, req, &shape, &plan);
+    hs_plan_found found = hs_plan_find(p, o, b, req, &shape, &plan);
     if (found == HS_PLAN_HIT) {
         if (shape_out)
             *shape_out = plan;

@@ -230,21 +230,18 @@ const hs_plan *hs_plan_keep(const hs_rw *rw, const hs_rewrite_opts *o,
         const char *np = b->fields[i].name.p;
         size_t n = b->fields[i].name.len;
         pl->name_len[i] = (uint8_t)n;
-        uint64_t code = n == 10 && hs_http1_token_is(np, "connection", 10)
-                            ? HS_SHAPE_CONNECTION
-                        : n == 14 && hs_http1_token_is(np, "content-length", 14)
-                            ? HS_SHAPE_LENGTH
-                        : n == 17 && hs_http1_token_is(np, "transfer-encoding", 17)
-                            ? HS_SHAPE_CODING
-                            : 0;
-        pl->shape_framing |= code << (2 * i);
-        if (n == 14 && hs_http1_token_is(np, "content-length", 14)) {
-            pl->framing[i] = HS_PLAN_CL;
-            pl->ncl++;
-        } else if (n == 17 && hs_http1_token_is(np, "transfer-encoding", 17)) {
-            pl->framing[i] = HS_PLAN_TE;
-            pl->has_te = true;
-        }
+        uint8_t code = n == 10 && hs_http1_token_is(np, "connection", 10)
+                           ? HS_SHAPE_CONNECTION
+                       : n == 14 && hs_http1_token_is(np, "content-length", 14)
+                           ? HS_SHAPE_LENGTH
+                       : n == 17 && hs_http1_token_is(np, "transfer-encoding", 17)
+                           ? HS_SHAPE_CODING
+                           : 0;
+        pl->framing[i] = code;
+        pl->framing_lines |= (uint32_t)(code != 0) << i;
+        pl->shape_framing |= (uint64_t)code << (2 * i);
+        pl->ncl += code == HS_SHAPE_LENGTH;
+        pl->has_te |= code == HS_SHAPE_CODING;
         memcpy(d, b->fields[i].name.p, b->fields[i].name.len);
         d += b->fields[i].name.len;
     }
@@ -271,7 +268,7 @@ const hs_plan *hs_plan_keep(const hs_rw *rw, const hs_rewrite_opts *o,
             .line_len = f->line_len,
         };
         uint64_t x;
-        if (pl->framing[i] == HS_PLAN_CL &&
+        if (pl->framing[i] == HS_SHAPE_LENGTH &&
             hs_http1_plain_number(f->value, &x))
             pl->cl_value = x;
     }
@@ -513,9 +510,6 @@ static bool parse_as(const hs_plan *pl, const char *buf, size_t avail,
                                                       ? avail : pl->seen_len);
     size_t pos = pl->status_len;        /* in the block */
     size_t at = pl->status_len;         /* the same line in the plan block */
-    /* Whether the status line and the framing lines are the plan block's,
-     * so that they frame the body as they did. */
-    bool same_framing = same_to >= at;
     if (same_to < at) {
         if (!hs_http1_status_prefix(buf, avail))
             return false;
@@ -536,6 +530,7 @@ static bool parse_as(const hs_plan *pl, const char *buf, size_t avail,
      * differ, and is checked again when it does. */
     uint64_t cl_read = 0;
     unsigned ncl_read = 0;
+    uint32_t reread = 0;
     size_t nf = (size_t)(pl->head >> 24);
     const struct hs_plan_line *t = pl->lines;
     ptrdiff_t shift = (ptrdiff_t)pos - (ptrdiff_t)at;
@@ -591,9 +586,7 @@ static bool parse_as(const hs_plan *pl, const char *buf, size_t avail,
             (f->value.len != pl->ct_len ||
              (pl->ct_len && !bytes_eq(v, pl->ct_value, pl->ct_len))))
             return false;
-        if ((pl->shape_framing >> (2 * i)) & 3)
-            same_framing = false;
-        if (pl->framing[i] == HS_PLAN_CL) {
+        if (pl->framing[i] == HS_SHAPE_LENGTH) {
             /* Content-Length lines must agree (RFC 9112 6.3): with each
              * other, and with the plan block's where a line is its own. */
             uint64_t x;
@@ -603,6 +596,7 @@ static bool parse_as(const hs_plan *pl, const char *buf, size_t avail,
             cl_read = x;
             ncl_read++;
         }
+        reread |= 1u << i;
         pos += f->line_len;
         at += t[i].line_len;
         shift = (ptrdiff_t)pos - (ptrdiff_t)at;
@@ -625,9 +619,20 @@ static bool parse_as(const hs_plan *pl, const char *buf, size_t avail,
     b->crlf = crlf;
     b->nfields = nf;
     b->shape = pl;
-    b->shape_framing = pl->shape_framing;
-    b->shape_facts = same_framing ? &pl->facts : NULL;
+    b->shape_reread = reread;
     return true;
+}
+
+uint64_t hs_shape_framing(const hs_block *b, const hs_framing_facts **facts)
+{
+    const hs_plan *pl = b->shape;
+    /* The facts hold when the version and each framing line are the plan
+     * block's. */
+    *facts = NULL;
+    if (b->minor == pl->seen[7] - '0' &&
+        !(b->shape_reread & pl->framing_lines))
+        *facts = &pl->facts;
+    return pl->shape_framing;
 }
 
 hs_block_status hs_block_parse_shaped(hs_shape shape, const char *buf,
