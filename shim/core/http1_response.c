@@ -59,12 +59,8 @@ const unsigned char hs_http1_lower[256] = {
 bool hs_could_be_status_line(const char *buf, size_t n)
 {
     static const char prefix[] = "HTTP/1.";
-    if (n >= 9) {
-        /* Every response of a connection asks: one load, no call. */
-        uint64_t http1 = hs_load64(prefix) & 0x00ffffffffffffffull;
-        return (hs_load64(buf) & 0x00ffffffffffffffull) == http1 &&
-               (unsigned)(buf[7] - '0') <= 9 && buf[8] == ' ';
-    }
+    if (n >= 9)
+        return hs_http1_status9(buf);   /* every response asks */
     if (n == 0)
         return true;
     size_t k = n < 7 ? n : 7;

@@ -54,6 +54,14 @@ static inline bool hs_http1_plain_number(hs_str v, uint64_t *out)
     return true;
 }
 
+/* Whether p[0..9) is "HTTP/1." DIGIT SP (a memcmp of a constant length
+ * compiles to loads, no call). */
+static inline bool hs_http1_status9(const char *p)
+{
+    return memcmp(p, "HTTP/1.", 7) == 0 && (unsigned)(p[7] - '0') <= 9 &&
+           p[8] == ' ';
+}
+
 static inline bool hs_http1_is_blank(char c)
 {
     return c == ' ' || c == '\t';

@@ -20,6 +20,7 @@
  * The kernel is a table of function pointers: the shell passes the real
  * system calls, the tests a script.
  */
+#include "http1_util.h"
 #include "iomap_direct.h"
 #include "iomap_internal.h"
 
@@ -246,7 +247,13 @@ static hs_plan_result plan_block(hs_conn *c, const hs_appv *a, size_t pos,
                                  hs_step *s)
 {
     size_t rest = a->total - pos;
-    if (!hs_first_bytes_could_be_status(c, a, pos)) {
+    /* The common case: nothing held, and the block starts a buffer of the
+     * call (nine bytes tell a status line). */
+    size_t run_len = 0;
+    const char *run = c->held.len == 0 ? hs_app_run(a, pos, &run_len) : NULL;
+    bool status = run_len >= 9 ? hs_http1_status9(run)
+                               : hs_first_bytes_could_be_status(c, a, pos);
+    if (!status) {
         if (c->responses == 0) {
             /* Not an HTTP/1 response stream (TLS, HTTP/2, a client):
              * pass through for good, silently, held bytes first. */
@@ -264,11 +271,9 @@ static hs_plan_result plan_block(hs_conn *c, const hs_appv *a, size_t pos,
     size_t block_len = 0, end = 0;
     bool decided = false;
     s->held_before = c->held.len;
-    if (c->held.len == 0) {
-        /* The common case: the whole block inside one iovec, found and
-         * decided in one pass over it. */
-        size_t run_len;
-        const char *run = hs_app_run(a, pos, &run_len);
+    if (run) {
+        /* The whole block inside one iovec, found and decided in one pass
+         * over it. */
         end = hs_conn_decide_stream(c, run, run_len, s->d);
         if (end) {
             block = run;
