@@ -120,9 +120,23 @@ reap() { # PID...: waits for processes that are ending
         pids=$(echo "$pids" | tr ' ' '\n' | grep -vx "$p" | tr '\n' ' ')
     done
 }
+alive() { # PID: running (a process that exited but is not reaped yet is not)
+    st=$(ps -o stat= -p "$1" 2>/dev/null)
+    [ -n "$st" ] && [ "${st#Z}" = "$st" ]
+}
 stop() { # PID...: SIGTERM (nginx and HAProxy both exit cleanly, so
-    # callgrind writes its totals), then wait.
+    # callgrind writes its totals), then wait. Now and then nginx under
+    # valgrind misses the signal and waits forever in epoll_wait (seen
+    # twice in one session): it is sent again every 5 s, for up to 2 min.
     for p in "$@"; do kill -TERM "$p" 2>/dev/null; done
+    for p in "$@"; do
+        tries=0
+        while alive "$p" && [ $tries -lt 240 ]; do
+            sleep 0.5
+            tries=$((tries + 1))
+            [ $((tries % 10)) = 0 ] && kill -TERM "$p" 2>/dev/null
+        done
+    done
     reap "$@"
 }
 wait_port() { "$client" -p "$1" -w 60 || echo "servers: port $1 never opened" >&2; }
