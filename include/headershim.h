@@ -130,13 +130,12 @@ hs_block_status hs_block_parse_shaped(hs_shape shape, const char *buf,
                                       const char **why);
 
 /* The framing lines of a block read against a shape (b->shape not NULL):
- * two bits a field, field i at bits 2i..2i+1, HS_SHAPE_CONNECTION,
- * _LENGTH or _CODING; 0 for a field that frames nothing. When the block's
- * HTTP version and framing lines are its shape's, byte for byte, also
- * what they say (else *facts is NULL): hs_response_framing reads no more. */
-enum { HS_SHAPE_CONNECTION = 1, HS_SHAPE_LENGTH = 2, HS_SHAPE_CODING = 3 };
+ * bit i set when field i is a Connection, Content-Length or
+ * Transfer-Encoding line. When the block's HTTP version and framing lines
+ * are its shape's, byte for byte, also what they say (else *facts is
+ * NULL): hs_response_framing then reads no more. */
 struct hs_framing_facts;
-uint64_t hs_shape_framing(const hs_block *b,
+uint32_t hs_shape_framing(const hs_block *b,
                           const struct hs_framing_facts **facts);
 
 /* True when the first n bytes could still begin "HTTP/1.<digit> ";

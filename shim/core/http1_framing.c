@@ -112,32 +112,6 @@ typedef struct field_facts {
     bool te, close, keep_alive;
 } field_facts;
 
-/* A Connection line (RFC 9112 9.6 close; 9.3: HTTP/1.0 is not persistent
- * by default). Connection is a comma list that may span several lines; the
- * one-token values every server writes are told without the list machinery
- * (a value of an OK block holds no CR, the one byte hs_http1_token_is could
- * mistake for '-'). */
-static inline void note_connection(field_facts *ff, const hs_block *b,
-                                   hs_str v)
-{
-    if (v.len == 10 && hs_http1_token_is(v.p, "keep-alive", 10)) {
-        ff->keep_alive |= b->minor == 0;
-    } else if (v.len == 5 && hs_http1_ieq(v.p, "close", 5)) {
-        ff->close = true;
-    } else {
-        ff->close |= hs_http1_list_has(v, "close", 5);
-        ff->keep_alive |= b->minor == 0 &&
-                          hs_http1_list_has(v, "keep-alive", 10);
-    }
-}
-
-static inline void note_length(field_facts *ff, size_t i)
-{
-    if (ff->cl < 0)
-        ff->cl = (int)i;
-    ff->ncl++;
-}
-
 /* Field i, told apart by name length first (10, 14, 17); the names of an
  * OK block are tokens, as hs_http1_token_is needs. */
 static inline void note_field(field_facts *ff, const hs_block *b, size_t i)
@@ -145,12 +119,31 @@ static inline void note_field(field_facts *ff, const hs_block *b, size_t i)
     const hs_field *fl = &b->fields[i];
     switch (fl->name.len) {
     case 10:
-        if (hs_http1_token_is(fl->name.p, "connection", 10))
-            note_connection(ff, b, fl->value);
+        /* close: "Connection: close" (RFC 9112 9.6), or an HTTP/1.0
+         * response without keep-alive (RFC 9112 9.3: 1.0 is not persistent
+         * by default). Connection is a comma list that may span several
+         * lines; the one-token values every server writes are told without
+         * the list machinery (a value of an OK block holds no CR, the one
+         * byte hs_http1_token_is could mistake for '-'). */
+        if (hs_http1_token_is(fl->name.p, "connection", 10)) {
+            hs_str v = fl->value;
+            if (v.len == 10 && hs_http1_token_is(v.p, "keep-alive", 10)) {
+                ff->keep_alive |= b->minor == 0;
+            } else if (v.len == 5 && hs_http1_ieq(v.p, "close", 5)) {
+                ff->close = true;
+            } else {
+                ff->close |= hs_http1_list_has(v, "close", 5);
+                ff->keep_alive |= b->minor == 0 &&
+                                  hs_http1_list_has(v, "keep-alive", 10);
+            }
+        }
         break;
     case 14:
-        if (hs_http1_token_is(fl->name.p, "content-length", 14))
-            note_length(ff, i);
+        if (hs_http1_token_is(fl->name.p, "content-length", 14)) {
+            if (ff->cl < 0)
+                ff->cl = (int)i;
+            ff->ncl++;
+        }
         break;
     case 17:
         ff->te |= hs_http1_token_is(fl->name.p, "transfer-encoding", 17);
@@ -163,27 +156,17 @@ static inline void note_field(field_facts *ff, const hs_block *b, size_t i)
 hs_framing_facts hs_block_framing_facts(const hs_block *b)
 {
     /* One pass over the names; a block read against a shape says which
-     * lines frame it, and as what. */
+     * lines frame it. */
     field_facts ff = { -1, 0, false, false, false };
     if (b->shape) {
         /* A block that repeats its shape's framing lines says what they
          * said. */
         const hs_framing_facts *known;
-        uint64_t lines = hs_shape_framing(b, &known);
+        uint32_t lines = hs_shape_framing(b, &known);
         if (known)
             return *known;
-        for (; lines;) {
-            unsigned at = (unsigned)__builtin_ctzll(lines) & ~1u;
-            unsigned code = (unsigned)(lines >> at) & 3;
-            lines &= ~(3ull << at);
-            size_t i = at / 2;
-            if (code == HS_SHAPE_CONNECTION)
-                note_connection(&ff, b, b->fields[i].value);
-            else if (code == HS_SHAPE_LENGTH)
-                note_length(&ff, i);
-            else
-                ff.te = true;
-        }
+        for (; lines; lines &= lines - 1)
+            note_field(&ff, b, (size_t)__builtin_ctz(lines));
     } else {
         for (size_t i = 0; i < b->nfields; i++)
             note_field(&ff, b, i);

@@ -115,11 +115,10 @@ typedef struct hs_plan {
     uint64_t head;              /* status, TLS, line ending, CSP mode,
                                    number of fields */
     const char *names;          /* the names, one after the other */
-    uint8_t name_len[HS_PLAN_FIELDS];
-    uint8_t framing[HS_PLAN_FIELDS];    /* HS_SHAPE_CONNECTION, _LENGTH,
-                                           _CODING, or 0 */
-    uint64_t shape_framing;             /* hs_shape_framing's codes */
-    uint32_t framing_lines;             /* bit i: field i frames */
+    uint8_t framing[HS_PLAN_FIELDS];    /* HS_PLAN_CL, HS_PLAN_TE, 0 */
+    uint32_t framing_lines;             /* bit i: field i is a Connection,
+                                           Content-Length or
+                                           Transfer-Encoding line */
     hs_framing_facts facts;             /* what its framing lines say */
     /* The block the plan was made from, which parsed: a line of a later
      * block equal to its line byte for byte is known good, and its value
@@ -158,6 +157,8 @@ typedef struct hs_plan {
     char data[];                /* names, Content-Type value, blob */
 } hs_plan;
 
+
+enum { HS_PLAN_CL = 1, HS_PLAN_TE = 2 };
 
 typedef enum hs_plan_found {
     HS_PLAN_NONE,               /* not a shape plans cover: run directives */

@@ -144,7 +144,7 @@ static bool same_shape(const hs_plan *pl, const hs_block *b, uint64_t head)
     const char *s = pl->names;
     for (size_t i = 0; i < b->nfields; i++) {
         size_t n = f[i].name.len;
-        if (n != pl->name_len[i] || !bytes_eq(f[i].name.p, s, n))
+        if (n != pl->lines[i].name_len || !bytes_eq(f[i].name.p, s, n))
             return false;
         s += n;
     }
@@ -229,19 +229,16 @@ const hs_plan *hs_plan_keep(const hs_rw *rw, const hs_rewrite_opts *o,
     for (size_t i = 0; i < b->nfields; i++) {
         const char *np = b->fields[i].name.p;
         size_t n = b->fields[i].name.len;
-        pl->name_len[i] = (uint8_t)n;
-        uint8_t code = n == 10 && hs_http1_token_is(np, "connection", 10)
-                           ? HS_SHAPE_CONNECTION
-                       : n == 14 && hs_http1_token_is(np, "content-length", 14)
-                           ? HS_SHAPE_LENGTH
-                       : n == 17 && hs_http1_token_is(np, "transfer-encoding", 17)
-                           ? HS_SHAPE_CODING
-                           : 0;
-        pl->framing[i] = code;
-        pl->framing_lines |= (uint32_t)(code != 0) << i;
-        pl->shape_framing |= (uint64_t)code << (2 * i);
-        pl->ncl += code == HS_SHAPE_LENGTH;
-        pl->has_te |= code == HS_SHAPE_CODING;
+        if (n == 14 && hs_http1_token_is(np, "content-length", 14)) {
+            pl->framing[i] = HS_PLAN_CL;
+            pl->ncl++;
+        } else if (n == 17 && hs_http1_token_is(np, "transfer-encoding", 17)) {
+            pl->framing[i] = HS_PLAN_TE;
+            pl->has_te = true;
+        }
+        if (pl->framing[i] ||
+            (n == 10 && hs_http1_token_is(np, "connection", 10)))
+            pl->framing_lines |= 1u << i;
         memcpy(d, b->fields[i].name.p, b->fields[i].name.len);
         d += b->fields[i].name.len;
     }
@@ -268,7 +265,7 @@ const hs_plan *hs_plan_keep(const hs_rw *rw, const hs_rewrite_opts *o,
             .line_len = f->line_len,
         };
         uint64_t x;
-        if (pl->framing[i] == HS_SHAPE_LENGTH &&
+        if (pl->framing[i] == HS_PLAN_CL &&
             hs_http1_plain_number(f->value, &x))
             pl->cl_value = x;
     }
@@ -586,7 +583,7 @@ static bool parse_as(const hs_plan *pl, const char *buf, size_t avail,
             (f->value.len != pl->ct_len ||
              (pl->ct_len && !bytes_eq(v, pl->ct_value, pl->ct_len))))
             return false;
-        if (pl->framing[i] == HS_SHAPE_LENGTH) {
+        if (pl->framing[i] == HS_PLAN_CL) {
             /* Content-Length lines must agree (RFC 9112 6.3): with each
              * other, and with the plan block's where a line is its own. */
             uint64_t x;
@@ -623,7 +620,7 @@ static bool parse_as(const hs_plan *pl, const char *buf, size_t avail,
     return true;
 }
 
-uint64_t hs_shape_framing(const hs_block *b, const hs_framing_facts **facts)
+uint32_t hs_shape_framing(const hs_block *b, const hs_framing_facts **facts)
 {
     const hs_plan *pl = b->shape;
     /* The facts hold when the version and each framing line are the plan
@@ -632,7 +629,7 @@ uint64_t hs_shape_framing(const hs_block *b, const hs_framing_facts **facts)
     if (b->minor == pl->seen[7] - '0' &&
         !(b->shape_reread & pl->framing_lines))
         *facts = &pl->facts;
-    return pl->shape_framing;
+    return pl->framing_lines;
 }
 
 hs_block_status hs_block_parse_shaped(hs_shape shape, const char *buf,
