@@ -39,6 +39,11 @@ CLI_OBJ   := $(CLI_SRC:%.c=$(B)/obj/%.o)
 
 UNIT_SRC  := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
+# The parsers' and the shaped reading's scalar fallbacks (HS_HTTP1_NO_SIMD,
+# for machines without SSE2) under the same tests: these suites again, with
+# the core built without its SIMD paths.
+NOSIMD_TESTS := test_golden test_rewrite_shapes test_http1_response test_request_framing
+NOSIMD_BIN   := $(NOSIMD_TESTS:%=$(B)/tests/%_nosimd)
 ITEST_SRC := $(sort $(wildcard tests/integration/test_*.c))
 ITEST_BIN := $(ITEST_SRC:tests/integration/%.c=$(B)/itests/%)
 PROG_SRC  := $(sort $(wildcard tests/progs/*.c))
@@ -81,6 +86,10 @@ $(B)/tests/%: tests/unit/%.c $(CORE_OBJ) $(TESTLIB_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALLCFLAGS) $(CHECK_CFLAGS) -Itests/lib -o $@ $< $(CORE_OBJ) $(TESTLIB_OBJ) $(CHECK_LIBS) $(SANLINK)
 
+$(B)/tests/%_nosimd: tests/unit/%.c $(CORE_SRC) $(B)/gen/presets.c $(TESTLIB_OBJ) include/headershim.h $(wildcard shim/core/*.h tests/unit/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALLCFLAGS) -DHS_HTTP1_NO_SIMD $(CHECK_CFLAGS) -Itests/lib -o $@ $< $(CORE_SRC) $(B)/gen/presets.c $(TESTLIB_OBJ) $(CHECK_LIBS) $(SANLINK)
+
 $(B)/itests/%: tests/integration/%.c $(TESTLIB_OBJ) $(CORE_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALLCFLAGS) $(CHECK_CFLAGS) -Itests/lib -o $@ $< $(TESTLIB_OBJ) $(CORE_OBJ) $(CHECK_LIBS) -lpthread $(SANLINK)
@@ -92,14 +101,14 @@ $(B)/progs/%: tests/progs/%.c
 check-deps:
 	@sh tools/need-check.sh
 
-unit: check-deps $(UNIT_BIN)
-	@sh tests/run.sh unit $(UNIT_BIN)
+unit: check-deps $(UNIT_BIN) $(NOSIMD_BIN)
+	@sh tests/run.sh unit $(UNIT_BIN) $(NOSIMD_BIN)
 
 integration: check-deps $(LIB) $(CMD) $(ITEST_BIN) $(PROG_BIN)
 	@HS_BUILD=$(B) sh tests/run.sh integration $(ITEST_BIN)
 
-check: check-deps $(LIB) $(CMD) $(UNIT_BIN) $(ITEST_BIN) $(PROG_BIN)
-	@HS_BUILD=$(B) sh tests/run.sh all $(UNIT_BIN) $(ITEST_BIN)
+check: check-deps $(LIB) $(CMD) $(UNIT_BIN) $(NOSIMD_BIN) $(ITEST_BIN) $(PROG_BIN)
+	@HS_BUILD=$(B) sh tests/run.sh all $(UNIT_BIN) $(NOSIMD_BIN) $(ITEST_BIN)
 
 check-servers: $(LIB) $(CMD)
 	@HS_BUILD=$(B) sh tests/servers/run.sh
