@@ -241,10 +241,42 @@ hs_gather hs_gather_block(hs_conn *c, const hs_appv *a, size_t pos,
     return HS_GATHER_HELD;
 }
 
+/* The block at pos is decided (s->d): the step sends it, or, refused,
+ * the connection leaves HTTP here (PLAN_AGAIN: the step is planned anew
+ * from the new state). */
+static hs_plan_result take_decision(hs_conn *c, size_t pos, hs_step *s)
+{
+    if (s->d->verdict != HS_VERDICT_OK) {
+        hs_conn_unhold(c, s->held_before);
+        if (s->d->verdict == HS_VERDICT_NOT_HTTP) {
+            c->fr.ostate = HS_OUT_PASSTHROUGH;
+            c->istate = HS_IN_OFF;
+            hs_conn_release_held(c);
+        } else {
+            hs_conn_desync(c, HS_EVENT_DESYNC, s->d->why);
+        }
+        return PLAN_AGAIN;
+    }
+    if (!s->d->rewritten && !hs_buf_reserve(&c->pend, s->d->out_len)) {
+        /* Should the kernel take only part of the block, its rest must be
+         * kept (rule 4): make room now, or give up before sending. */
+        hs_conn_unhold(c, s->held_before);
+        hs_conn_desync(c, HS_EVENT_DESYNC, "out of memory");
+        return PLAN_AGAIN;
+    }
+    s->block = true;
+    s->block_pos = pos;
+    s->block_out = s->d->out_len;
+    hs_frame_start(&s->fr_block, &s->d->framing);
+    return PLAN_OK;
+}
+
 /* Plans the block part of a step at pos (state HS_OUT_HEADER). Returns
- * PLAN_AGAIN after a state change that needs the step planned anew. */
+ * PLAN_AGAIN after a state change that needs the step planned anew.
+ * run_tried: the run at pos was found to hold no whole block already
+ * (plan_head_quick), so the block is gathered straight away. */
 static hs_plan_result plan_block(hs_conn *c, const hs_appv *a, size_t pos,
-                                 hs_step *s)
+                                 hs_step *s, bool run_tried)
 {
     size_t rest = a->total - pos;
     /* The common case: nothing held, and the block starts a buffer of the
@@ -271,7 +303,7 @@ static hs_plan_result plan_block(hs_conn *c, const hs_appv *a, size_t pos,
     size_t block_len = 0, end = 0;
     bool decided = false;
     s->held_before = c->held.len;
-    if (run) {
+    if (run && !run_tried) {
         /* The whole block inside one iovec, found and decided in one pass
          * over it. */
         end = hs_conn_decide_stream(c, run, run_len, s->d);
@@ -301,34 +333,25 @@ static hs_plan_result plan_block(hs_conn *c, const hs_appv *a, size_t pos,
 
     if (!decided)
         hs_conn_decide(c, block, block_len, s->d);
-    if (s->d->verdict != HS_VERDICT_OK) {
-        hs_conn_unhold(c, s->held_before);
-        if (s->d->verdict == HS_VERDICT_NOT_HTTP) {
-            c->fr.ostate = HS_OUT_PASSTHROUGH;
-            c->istate = HS_IN_OFF;
-            hs_conn_release_held(c);
-        } else {
-            hs_conn_desync(c, HS_EVENT_DESYNC, s->d->why);
-        }
-        return PLAN_AGAIN;
-    }
-    if (!s->d->rewritten && !hs_buf_reserve(&c->pend, s->d->out_len)) {
-        /* Should the kernel take only part of the block, its rest must be
-         * kept (rule 4): make room now, or give up before sending. */
-        hs_conn_unhold(c, s->held_before);
-        hs_conn_desync(c, HS_EVENT_DESYNC, "out of memory");
-        return PLAN_AGAIN;
-    }
-    s->block = true;
-    s->block_pos = pos;
-    s->block_out = s->d->out_len;
-    hs_frame_start(&s->fr_block, &s->d->framing);
-    return PLAN_OK;
+    return take_decision(c, pos, s);
 }
 
-/* Plans one step at app offset pos. */
+/* The body bytes a step sends after its block (or from its start without
+ * one): everything of the call from pos that the framing says belongs to
+ * the current body (fr_end advanced over them), or to no HTTP at all. */
+static inline void plan_span(const hs_appv *a, size_t pos, hs_step *s,
+                             bool *bad)
+{
+    s->fr_end = s->fr_block;
+    s->span_pos = pos;
+    if (pos < a->total && s->fr_end.ostate != HS_OUT_HEADER)
+        s->span = hs_frame_advance(&s->fr_end, a, pos, a->total - pos, bad);
+}
+
+/* Plans one step at app offset pos. run_tried: as for plan_block, when
+ * pos is the call's start. */
 static void plan(hs_conn *c, const hs_appv *a, size_t pos, bool gate,
-                 hs_step *s)
+                 hs_step *s, bool run_tried)
 {
     hs_decision *d = s->d;
     size_t start = pos;
@@ -346,7 +369,8 @@ again:
         return;
     }
     if (c->fr.ostate == HS_OUT_HEADER) {
-        if (plan_block(c, a, pos, s) == PLAN_AGAIN)
+        if (plan_block(c, a, pos, s, run_tried && pos == start) ==
+            PLAN_AGAIN)
             goto again;
         if (s->hold)
             return;
@@ -355,29 +379,81 @@ again:
     /* After a block: its body, or everything when HTTP ended. A block
      * with no body ends the step: the next one is planned only if the
      * kernel takes this one whole. */
-    s->fr_end = s->fr_block;
-    s->span_pos = pos;
-    if (pos < a->total && s->fr_end.ostate != HS_OUT_HEADER) {
-        bool bad = false;
-        s->span = hs_frame_advance(&s->fr_end, a, pos, a->total - pos, &bad);
-        if (bad && !s->block && s->span == 0) {
-            /* RFC 9112 7.1 broken right here: where the body ends is
-             * unknown, so these bytes and all after them pass unchanged. */
-            hs_conn_desync(c, HS_EVENT_DESYNC, "invalid chunked framing");
-            goto again;
-        }
-        /* Broken further on: this step ends where the framing broke (the
-         * decoder keeps its error), and the next step desyncs there, so
-         * the outcome is the same however the application split its
-         * writes. */
+    bool bad = false;
+    plan_span(a, pos, s, &bad);
+    if (bad && !s->block && s->span == 0) {
+        /* RFC 9112 7.1 broken right here: where the body ends is unknown,
+         * so these bytes and all after them pass unchanged. */
+        hs_conn_desync(c, HS_EVENT_DESYNC, "invalid chunked framing");
+        goto again;
     }
+    /* Broken further on: this step ends where the framing broke (the
+     * decoder keeps its error), and the next step desyncs there, so the
+     * outcome is the same however the application split its writes. */
 }
+
+/* plan() for the step most calls that carry a head are: nothing owed,
+ * held or gated, and the call's first buffer starts with a status line
+ * and holds the whole block. The block is decided where it lies, and the
+ * step is planned without plan()'s search for where it stands. False
+ * when the call is not that (*run_tried: the first buffer was read and
+ * holds no whole block), or when the decision took the connection out of
+ * HTTP: plan() then plans the step from the connection's state. */
+static bool plan_head_quick(hs_conn *c, const hs_appv *a, hs_step *s,
+                            bool *run_tried)
+{
+    *run_tried = false;
+    if (c->fr.ostate != HS_OUT_HEADER || c->gate ||
+        c->pend_off != c->pend.len || c->held.len != 0)
+        return false;
+    const char *run = a->iov[0].iov_base;   /* total > 0: iovcnt >= 1 */
+    size_t run_len = a->iov[0].iov_len;
+    if (run_len < 9 || !hs_http1_status9(run))
+        return false;
+    size_t end = hs_conn_decide_stream(c, run, run_len, s->d);
+    if (!end) {
+        *run_tried = true;
+        return false;
+    }
+    s->owed = 0;
+    s->gate = false;
+    s->hold = 0;
+    s->held_before = 0;
+    s->gathered = false;
+    s->block_app = end;
+    s->span = 0;
+    s->fr_block = c->fr;
+    if (take_decision(c, 0, s) == PLAN_AGAIN)
+        return false;
+    /* A framing error in the body ends the step there (as in plan()). */
+    bool bad = false;
+    plan_span(a, end, s, &bad);
+    return true;
+}
+
+/* Steps of at most this many pieces (the usual: a block and its body's
+ * bytes from a few buffers) go out from a small vector in one real call. */
+#define HS_IOV_SMALL 8
 
 /* Makes the real calls for one planned step. Returns the bytes the kernel
  * took, or -errno when it took none. */
 static ssize_t send_step(hs_conn *c, const hs_kernel *k, const hs_appv *a,
                          const hs_step *s, int flags)
 {
+    if (a->iovcnt <= HS_IOV_SMALL - 2 &&
+        (k->iov_max <= 0 || k->iov_max >= HS_IOV_SMALL)) {
+        struct iovec v[HS_IOV_SMALL];
+        int n = 0;
+        if (s->owed)
+            v[n++] = (struct iovec){c->pend.p + c->pend_off, s->owed};
+        if (s->block)
+            v[n++] = (struct iovec){(void *)s->d->out, s->block_out};
+        HS_APP_FOREACH(a, s->span_pos, s->span, p, l, {
+            v[n].iov_base = (void *)p;
+            v[n++].iov_len = l;
+        });
+        return k->sendv(k->ctx, v, n, flags);
+    }
     hs_sender snd; /* not zeroed: v[] is 4 KiB and filled as it goes */
     snd.k = k;
     snd.flags = flags;
@@ -505,11 +581,15 @@ writev_steps(hs_conn *c, const hs_kernel *k, const struct iovec *iov,
     }
 
     hs_decision d;
-    hs_step s = {.d = &d};
+    hs_step s;
+    s.d = &d;
     size_t pos = 0, acked = 0;
+    bool run_tried;
+    bool planned = plan_head_quick(c, &a, &s, &run_tried);
     for (;;) {
-        bool gate = c->gate;
-        plan(c, &a, pos, gate, &s);
+        if (!planned)
+            plan(c, &a, pos, c->gate, &s, run_tried && pos == 0);
+        planned = false;
         ssize_t kk = 0;
         if (s.owed + s.block_out + s.span > 0) {
             kk = send_step(c, k, &a, &s, flags);
