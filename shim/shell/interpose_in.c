@@ -42,12 +42,50 @@ static bool looks_like_request(const struct iovec *iov, int iovcnt, size_t n)
     return c == '/' || c == '*' || (c >= 'a' && c <= 'z');
 }
 
+/* The bytes read, to the connection; t's lock is held. */
+static void feed_locked(hs_track *t, int fd, const struct iovec *iov,
+                        int iovcnt, size_t n)
+{
+    if (!t->conn)
+        return;
+    t->cur_fd = fd;
+    size_t left = n;
+    for (int i = 0; i < iovcnt && left > 0; i++) {
+        size_t take = iov[i].iov_len < left ? iov[i].iov_len : left;
+        if (take)
+            hs_conn_read(t->conn, iov[i].iov_base, take);
+        left -= take;
+    }
+    hs_track_maybe_forget(t, fd);
+}
+
 void hs_in_feed(int fd, const struct iovec *iov, int iovcnt, size_t n)
 {
-    uintptr_t v = hs_fd_peek(fd);
+    _Atomic uintptr_t *sp = hs_fd_slotp(fd);
+    uintptr_t v = atomic_load_explicit(sp, memory_order_acquire);
     if (v == HS_SLOT_IGNORE)
         return;
     int saved = errno;
+    if (HS_SLOT_IS_TRACK(v)) {
+        /* A known connection, as every read after the first: its lock
+         * alone, no reference (the lock keeps the track alive, as on the
+         * write path), then the slot checked again under it (closed and
+         * reused meanwhile?). Contended or stale: the general way below. */
+        hs_track *t = (hs_track *)v;
+        hs_in_shim++;
+        if (hs_lock_try(&t->lock)) {
+            bool same = atomic_load(sp) == v;
+            if (same)
+                feed_locked(t, fd, iov, iovcnt, n);
+            hs_lock_drop(&t->lock);
+            if (same) {
+                hs_in_shim--;
+                errno = saved;
+                return;
+            }
+        }
+        hs_in_shim--;
+    }
     if (v == HS_SLOT_UNKNOWN) {
         if (fd < 0 || fd >= hs_fd_limit()) {
             errno = saved;
@@ -69,17 +107,7 @@ void hs_in_feed(int fd, const struct iovec *iov, int iovcnt, size_t n)
     if (t) {
         hs_in_shim++;
         hs_lock_take(&t->lock);
-        if (t->conn) {
-            t->cur_fd = fd;
-            size_t left = n;
-            for (int i = 0; i < iovcnt && left > 0; i++) {
-                size_t take = iov[i].iov_len < left ? iov[i].iov_len : left;
-                if (take)
-                    hs_conn_read(t->conn, iov[i].iov_base, take);
-                left -= take;
-            }
-            hs_track_maybe_forget(t, fd);
-        }
+        feed_locked(t, fd, iov, iovcnt, n);
         hs_lock_drop(&t->lock);
         hs_in_shim--;
         hs_track_release(t);
