@@ -97,6 +97,10 @@ typedef struct hs_block {
                                      was read against; NULL otherwise */
     uint32_t shape_reread;   /* with a shape: bit i set when field i differs
                                 from the shape's block and was read anew */
+    const struct hs_framing_facts *shape_facts; /* with a shape: what its
+                                framing lines say, when the block's HTTP
+                                version and framing lines are the shape
+                                block's byte for byte; else NULL */
 } hs_block;
 
 
@@ -131,12 +135,9 @@ hs_block_status hs_block_parse_shaped(hs_shape shape, const char *buf,
 
 /* The framing lines of a block read against a shape (b->shape not NULL):
  * bit i set when field i is a Connection, Content-Length or
- * Transfer-Encoding line. When the block's HTTP version and framing lines
- * are its shape's, byte for byte, also what they say (else *facts is
- * NULL): hs_response_framing then reads no more. */
-struct hs_framing_facts;
-uint32_t hs_shape_framing(const hs_block *b,
-                          const struct hs_framing_facts **facts);
+ * Transfer-Encoding line. (When the block repeats them, b->shape_facts
+ * says what they say, and hs_response_framing reads no line.) */
+uint32_t hs_shape_framing(const hs_block *b);
 
 /* True when the first n bytes could still begin "HTTP/1.<digit> ";
  * a caller must offer 9 bytes before taking a yes as a status line. */

@@ -179,44 +179,6 @@ void hs_conn_desync(hs_conn *c, hs_event_kind kind, const char *why)
     c->cfg->on_event(c->event_ctx, &ev);
 }
 
-/* Where the body of a response starts (IO-CONTRACT.md "Framing"). */
-void hs_frame_start(hs_frame *fr, const hs_framing *f)
-{
-    fr->close_after = f->close_after;
-    switch (f->kind) {
-    case HS_BODY_LENGTH:
-        if (f->length > 0) {
-            fr->ostate = HS_OUT_BODY_LENGTH;
-            fr->body_left = f->length;
-            return;
-        }
-        break;
-    case HS_BODY_CHUNKED:
-        fr->ostate = HS_OUT_BODY_CHUNKED;
-        hs_chunked_init(&fr->chunked);
-        return;
-    case HS_BODY_UNTIL_CLOSE:
-    case HS_BODY_TUNNEL:
-        /* Nothing after a close-delimited body is parsed; 101 and CONNECT
-         * tunnels leave HTTP. */
-        fr->ostate = HS_OUT_PASSTHROUGH;
-        return;
-    case HS_BODY_INTERIM:
-        /* RFC 9110 15.2: the final response follows on the same request. */
-        fr->ostate = HS_OUT_HEADER;
-        fr->close_after = false;
-        return;
-    case HS_BODY_NONE:
-        break;
-    }
-    hs_frame_end_body(fr);
-}
-
-void hs_frame_end_body(hs_frame *fr)
-{
-    fr->ostate = fr->close_after ? HS_OUT_PASSTHROUGH : HS_OUT_HEADER;
-}
-
 /* Decides what a complete block becomes. `bytes` is the application's
  * block, contiguous. Changes nothing in the connection but c->out, so a
  * call can plan a block and drop the plan when the kernel refuses it. */

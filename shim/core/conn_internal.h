@@ -127,8 +127,45 @@ size_t hs_conn_decide_stream(hs_conn *c, const char *bytes, size_t avail,
 void hs_conn_commit_block(hs_conn *c, hs_decision *d, bool report);
 bool hs_conn_hold(hs_conn *c, const char *p, size_t n);
 void hs_conn_unhold(hs_conn *c, size_t len);
-void hs_frame_start(hs_frame *fr, const hs_framing *f);
-void hs_frame_end_body(hs_frame *fr);
+/* The current body is out: the next block, or no more HTTP after
+ * Connection: close. (Inline, as hs_frame_start: once a response.) */
+static inline void hs_frame_end_body(hs_frame *fr)
+{
+    fr->ostate = fr->close_after ? HS_OUT_PASSTHROUGH : HS_OUT_HEADER;
+}
+
+/* Where the body of a response starts (IO-CONTRACT.md "Framing"). */
+static inline void hs_frame_start(hs_frame *fr, const hs_framing *f)
+{
+    fr->close_after = f->close_after;
+    switch (f->kind) {
+    case HS_BODY_LENGTH:
+        if (f->length > 0) {
+            fr->ostate = HS_OUT_BODY_LENGTH;
+            fr->body_left = f->length;
+            return;
+        }
+        break;
+    case HS_BODY_CHUNKED:
+        fr->ostate = HS_OUT_BODY_CHUNKED;
+        hs_chunked_init(&fr->chunked);
+        return;
+    case HS_BODY_UNTIL_CLOSE:
+    case HS_BODY_TUNNEL:
+        /* Nothing after a close-delimited body is parsed; 101 and CONNECT
+         * tunnels leave HTTP. */
+        fr->ostate = HS_OUT_PASSTHROUGH;
+        return;
+    case HS_BODY_INTERIM:
+        /* RFC 9110 15.2: the final response follows on the same request. */
+        fr->ostate = HS_OUT_HEADER;
+        fr->close_after = false;
+        return;
+    case HS_BODY_NONE:
+        break;
+    }
+    hs_frame_end_body(fr);
+}
 void hs_conn_desync(hs_conn *c, hs_event_kind kind, const char *why);
 void hs_conn_emit(hs_conn *c, hs_event_kind kind, const char *why,
                   const hs_block *b, const hs_request *rq,
@@ -155,11 +192,32 @@ bool hs_request_quick_scan_sse2(const char *buf, size_t len,
                                 hs_request_quick *q);
 
 /* conn_request.c */
-const hs_queued_request *hs_conn_front_request(const hs_conn *c);
+/* The oldest request without its final response, or NULL. */
+static inline const hs_queued_request *hs_conn_front_request(const hs_conn *c)
+{
+    return c->qlen ? &c->queue[c->qhead] : NULL;
+}
 void hs_conn_pop_request(hs_conn *c, bool tunnel);
 void hs_conn_free_requests(hs_conn *c);
 
-void hs_conn_request_view(const hs_conn *c, const hs_queued_request *q,
-                          hs_request_view *v);
+/* hs_conn_request_view for a request whose head was kept (or the assumed
+ * one). */
+void hs_conn_request_view_head(const hs_conn *c, const hs_queued_request *q,
+                               hs_request_view *v);
+
+/* The request q (the front one, or NULL) as the policy sees it. Inline:
+ * the common case, a request whose head was not kept because nothing
+ * reads more of it than its method's kind, costs a few stores. */
+static inline void hs_conn_request_view(const hs_conn *c,
+                                        const hs_queued_request *q,
+                                        hs_request_view *v)
+{
+    if (q ? q->head != NULL : c->assumed != NULL) {
+        hs_conn_request_view_head(c, q, v);
+        return;
+    }
+    v->rq = (hs_request){.has_request = q != NULL, .port = c->port,
+                         .tls = c->tls};
+}
 
 #endif /* HS_CONN_INTERNAL_H */

@@ -73,11 +73,6 @@ static bool enqueue(hs_conn *c, const char *head, const hs_request_head *r)
     return true;
 }
 
-const hs_queued_request *hs_conn_front_request(const hs_conn *c)
-{
-    return c->qlen ? &c->queue[c->qhead] : NULL;
-}
-
 static void feed(hs_conn *c, const char *p, size_t n, bool quick_declined);
 
 /* hs_conn_pop_request past its common case. */
@@ -379,7 +374,7 @@ bool hs_conn_assume_request(hs_conn *c, const char *head, size_t len)
 }
 
 /* hs_conn_request_view for a kept head (or the assumed one). */
-static __attribute__((noinline)) void
+static void
 view_of_head(const char *head, size_t len, bool queued, hs_request_view *v)
 {
     hs_request *rq = &v->rq;
@@ -407,16 +402,12 @@ view_of_head(const char *head, size_t len, bool queued, hs_request_view *v)
     }
 }
 
-void hs_conn_request_view(const hs_conn *c, const hs_queued_request *q,
-                          hs_request_view *v)
+void hs_conn_request_view_head(const hs_conn *c, const hs_queued_request *q,
+                               hs_request_view *v)
 {
     v->rq = (hs_request){.port = c->port, .tls = c->tls};
-    const char *head = q ? q->head : c->assumed;
-    if (head) {
-        view_of_head(head, q ? q->head_len : c->assumed_len, q != NULL, v);
-        return;
-    }
-    /* A known request whose details were not kept: only the method kind
-     * matters (the policy reads no request subject). */
-    v->rq.has_request = q != NULL;
+    if (q)
+        view_of_head(q->head, q->head_len, true, v);
+    else
+        view_of_head(c->assumed, c->assumed_len, false, v);
 }

@@ -161,11 +161,9 @@ hs_framing_facts hs_block_framing_facts(const hs_block *b)
     if (b->shape) {
         /* A block that repeats its shape's framing lines says what they
          * said. */
-        const hs_framing_facts *known;
-        uint32_t lines = hs_shape_framing(b, &known);
-        if (known)
-            return *known;
-        for (; lines; lines &= lines - 1)
+        if (b->shape_facts)
+            return *b->shape_facts;
+        for (uint32_t lines = hs_shape_framing(b); lines; lines &= lines - 1)
             note_field(&ff, b, (size_t)__builtin_ctz(lines));
     } else {
         for (size_t i = 0; i < b->nfields; i++)

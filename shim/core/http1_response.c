@@ -113,6 +113,7 @@ hs_block_status hs_http1_block_parse_careful(const char *buf, size_t len,
     b->len = len;
     b->nfields = 0;
     b->shape = NULL;
+    b->shape_facts = NULL;
 
     /* Status line: "HTTP/1.<digit> <3 digits>" then SP reason or the line
      * end. RFC 9112 4 requires the SP before an empty reason, but servers
@@ -537,6 +538,7 @@ done:
     b->crlf = crlf;
     b->nfields = (size_t)(f - b->fields);
     b->shape = NULL;
+    b->shape_facts = NULL;
     return true;
 }
 

@@ -617,19 +617,18 @@ static bool parse_as(const hs_plan *pl, const char *buf, size_t avail,
     b->nfields = nf;
     b->shape = pl;
     b->shape_reread = reread;
+    /* The facts hold when the version and each framing line are the plan
+     * block's. */
+    b->shape_facts = b->minor == pl->seen[7] - '0' &&
+                             !(reread & pl->framing_lines)
+                         ? &pl->facts
+                         : NULL;
     return true;
 }
 
-uint32_t hs_shape_framing(const hs_block *b, const hs_framing_facts **facts)
+uint32_t hs_shape_framing(const hs_block *b)
 {
-    const hs_plan *pl = b->shape;
-    /* The facts hold when the version and each framing line are the plan
-     * block's. */
-    *facts = NULL;
-    if (b->minor == pl->seen[7] - '0' &&
-        !(b->shape_reread & pl->framing_lines))
-        *facts = &pl->facts;
-    return pl->framing_lines;
+    return b->shape->framing_lines;
 }
 
 hs_block_status hs_block_parse_shaped(hs_shape shape, const char *buf,
