@@ -623,14 +623,6 @@ uint64_t hs_io_direct_room(const hs_conn *c)
     return c->direct_room;
 }
 
-void hs_io_direct_ended(hs_conn *c)
-{
-    /* Only a body in progress ends (pass-through never turns back). */
-    if (c->fr.ostate == HS_OUT_BODY_LENGTH)
-        hs_frame_end_body(&c->fr);
-    hs_io_room_refresh(c);
-}
-
 void hs_io_direct_sent(hs_conn *c, size_t n)
 {
     if (n > 0 && hs_io_direct_sent_inline(c, n))

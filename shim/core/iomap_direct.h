@@ -55,8 +55,15 @@ static inline bool hs_io_direct_fits_inline(const hs_conn *c, size_t n)
     return n <= c->direct_room;
 }
 
-/* The body is out: the framing moves on (out of line: once per body). */
-void hs_io_direct_ended(hs_conn *c);
+/* The body is out: the framing moves on. Only a body in progress ends
+ * (pass-through never turns back). Inline: a server that sends each body
+ * in one call (nginx's sendfile) ends one a response. */
+static inline void hs_io_direct_ended(hs_conn *c)
+{
+    if (c->fr.ostate == HS_OUT_BODY_LENGTH)
+        hs_frame_end_body(&c->fr);
+    hs_io_room_refresh(c);
+}
 
 /* The kernel took n > 0 of a direct call's bytes (n <= room). True when
  * that was the body's end: then the caller calls hs_io_direct_ended. */

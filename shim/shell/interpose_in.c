@@ -61,31 +61,10 @@ static void feed_locked(hs_track *t, int fd, const struct iovec *iov,
 
 void hs_in_feed(int fd, const struct iovec *iov, int iovcnt, size_t n)
 {
-    _Atomic uintptr_t *sp = hs_fd_slotp(fd);
-    uintptr_t v = atomic_load_explicit(sp, memory_order_acquire);
+    uintptr_t v = hs_fd_peek(fd);
     if (v == HS_SLOT_IGNORE)
         return;
     int saved = errno;
-    if (HS_SLOT_IS_TRACK(v)) {
-        /* A known connection, as every read after the first: its lock
-         * alone, no reference (the lock keeps the track alive, as on the
-         * write path), then the slot checked again under it (closed and
-         * reused meanwhile?). Contended or stale: the general way below. */
-        hs_track *t = (hs_track *)v;
-        hs_in_shim++;
-        if (hs_lock_try(&t->lock)) {
-            bool same = atomic_load(sp) == v;
-            if (same)
-                feed_locked(t, fd, iov, iovcnt, n);
-            hs_lock_drop(&t->lock);
-            if (same) {
-                hs_in_shim--;
-                errno = saved;
-                return;
-            }
-        }
-        hs_in_shim--;
-    }
     if (v == HS_SLOT_UNKNOWN) {
         if (fd < 0 || fd >= hs_fd_limit()) {
             errno = saved;
@@ -120,12 +99,51 @@ static inline bool shim_active(void)
     return hs_cfg.mode != HS_MODE_OFF && hs_in_shim == 0;
 }
 
+/* n > 0 bytes read from a known connection (slot v, read from sp), as
+ * every read after a connection's first: its lock alone, no reference
+ * (the lock keeps the track alive, as on the write path), then the slot
+ * checked again under it (closed and reused meanwhile?). Contended or
+ * stale: hs_in_feed, which waits with a reference. */
+static __attribute__((noinline)) void feed_known(_Atomic uintptr_t *sp,
+                                                 uintptr_t v, int fd,
+                                                 void *buf, size_t n)
+{
+    hs_track *t = (hs_track *)v;
+    hs_in_shim++;
+    if (hs_lock_try(&t->lock)) {
+        if (atomic_load(sp) == v) {
+            int saved = errno;
+            if (t->conn) {
+                t->cur_fd = fd;
+                hs_conn_read(t->conn, buf, n);
+                hs_track_maybe_forget(t, fd);
+            }
+            hs_lock_drop(&t->lock);
+            hs_in_shim--;
+            errno = saved;
+            return;
+        }
+        hs_lock_drop(&t->lock);
+    }
+    hs_in_shim--;
+    struct iovec one = {buf, n};
+    hs_in_feed(fd, &one, 1, n);
+}
+
 static inline void feed1(int fd, void *buf, ssize_t r)
 {
-    if (r > 0 && !hs_fast_pass(fd)) {
-        struct iovec v = {buf, (size_t)r};
-        hs_in_feed(fd, &v, 1, (size_t)r);
+    if (r <= 0)
+        return;
+    _Atomic uintptr_t *sp = hs_fd_slotp(fd);
+    uintptr_t v = atomic_load_explicit(sp, memory_order_acquire);
+    if (hs_slot_pass(v))
+        return;
+    if (HS_SLOT_IS_TRACK(v)) {
+        feed_known(sp, v, fd, buf, (size_t)r);
+        return;
     }
+    struct iovec one = {buf, (size_t)r};
+    hs_in_feed(fd, &one, 1, (size_t)r);
 }
 
 HS_EXPORT ssize_t read(int fd, void *buf, size_t n)

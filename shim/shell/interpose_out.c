@@ -348,7 +348,9 @@ static __attribute__((noinline)) ssize_t direct_done_slow(hs_track *t, long r)
 static __attribute__((noinline)) ssize_t direct_body_ended(hs_track *t, long r)
 {
     hs_io_direct_ended(t->conn);
-    return direct_done_slow(t, r);
+    hs_lock_drop(&t->lock);
+    hs_in_shim--;
+    return r;       /* > 0: the kernel took the body's last byte */
 }
 
 /* A slow path reached without TRY_DIRECT's lock passes a call through
