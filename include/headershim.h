@@ -451,6 +451,9 @@ typedef struct hs_engine_config {
      * they carry an empty record, and a request whose policy reads no
      * request subject costs no copy and no second parse. */
     bool event_details;
+    /* No REWRITE events at all: nothing prints or counts them (the shell
+     * below the info level). Saves building and sending one a response. */
+    bool quiet_rewrites;
     /* The process-wide count of held bytes (64 MiB bound); NULL: unbounded
      * (tests, the command). */
     _Atomic size_t *held_total;

@@ -275,8 +275,9 @@ void hs_conn_commit_block(hs_conn *c, hs_decision *d, bool report)
 {
     switch (d->rw) {
     case HS_REWRITE_CHANGED:
-        hs_conn_emit(c, report ? HS_EVENT_REPORT : HS_EVENT_REWRITE, NULL,
-                     &d->block, &d->view.rq, &d->changes);
+        if (report || !c->cfg->quiet_rewrites)
+            hs_conn_emit(c, report ? HS_EVENT_REPORT : HS_EVENT_REWRITE,
+                         NULL, &d->block, &d->view.rq, &d->changes);
         break;
     case HS_REWRITE_TOO_LARGE:
         hs_conn_emit(c, HS_EVENT_ERROR,

@@ -197,7 +197,24 @@ static inline const hs_queued_request *hs_conn_front_request(const hs_conn *c)
 {
     return c->qlen ? &c->queue[c->qhead] : NULL;
 }
-void hs_conn_pop_request(hs_conn *c, bool tunnel);
+void hs_conn_pop_request_slow(hs_conn *c, bool tunnel);
+
+/* The final response to the front request was committed. After an upgrade
+ * or CONNECT request, reading resumes (HTTP goes on) or stops for good
+ * (tunnel): hs_conn_pop_request_slow, as for a kept head. */
+static inline void hs_conn_pop_request(hs_conn *c, bool tunnel)
+{
+    if (c->qlen == 0)
+        return;
+    const hs_queued_request *q = &c->queue[c->qhead];
+    if (q->head || q->upgrade || tunnel) {
+        hs_conn_pop_request_slow(c, tunnel);
+        return;
+    }
+    /* Every response: nothing kept, and reading goes on as it was. */
+    c->qhead = (c->qhead + 1) % HS_MAX_QUEUED_REQUESTS;
+    c->qlen--;
+}
 void hs_conn_free_requests(hs_conn *c);
 
 /* hs_conn_request_view for a request whose head was kept (or the assumed

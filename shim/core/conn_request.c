@@ -75,8 +75,8 @@ static bool enqueue(hs_conn *c, const char *head, const hs_request_head *r)
 
 static void feed(hs_conn *c, const char *p, size_t n, bool quick_declined);
 
-/* hs_conn_pop_request past its common case. */
-static __attribute__((noinline)) void pop_request(hs_conn *c, bool tunnel)
+/* hs_conn_pop_request past its common case (conn_internal.h). */
+void hs_conn_pop_request_slow(hs_conn *c, bool tunnel)
 {
     hs_queued_request *q = &c->queue[c->qhead];
     bool was_paused = q->upgrade && c->istate == HS_IN_PAUSED;
@@ -101,23 +101,6 @@ static __attribute__((noinline)) void pop_request(hs_conn *c, bool tunnel)
         feed(c, kept.p, kept.len, false);
         hs_buf_free(&kept);
     }
-}
-
-/* The final response to the front request was committed. After an upgrade
- * or CONNECT request, reading resumes (HTTP goes on) or stops for good
- * (tunnel). */
-void hs_conn_pop_request(hs_conn *c, bool tunnel)
-{
-    if (c->qlen == 0)
-        return;
-    const hs_queued_request *q = &c->queue[c->qhead];
-    if (q->head || q->upgrade || tunnel) {
-        pop_request(c, tunnel);
-        return;
-    }
-    /* Every response: nothing kept, and reading goes on as it was. */
-    c->qhead = (c->qhead + 1) % HS_MAX_QUEUED_REQUESTS;
-    c->qlen--;
 }
 
 void hs_conn_free_requests(hs_conn *c)

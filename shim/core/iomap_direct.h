@@ -6,10 +6,10 @@
  * there forces the wrapper to save registers; one load and one compare do
  * not.
  *
- * Outside the core only hs_io_direct_fits_inline, hs_io_direct_sent_inline
- * and hs_io_direct_ended may be used (and hs_io_room_of_state by the
- * tests, to check the copy): everything else in an hs_conn stays the
- * engine's (conn_internal.h).
+ * Outside the core only hs_io_direct_fits_inline, hs_io_direct_sent_inline,
+ * hs_io_direct_ended and hs_conn_left_http may be used (and
+ * hs_io_room_of_state by the tests, to check the copy): everything else in
+ * an hs_conn stays the engine's (conn_internal.h).
  */
 #ifndef HS_IOMAP_DIRECT_H
 #define HS_IOMAP_DIRECT_H
@@ -71,6 +71,13 @@ static inline bool hs_io_direct_sent_inline(hs_conn *c, size_t n)
 {
     c->direct_room -= n;
     return (c->fr.body_left -= n) == 0;
+}
+
+/* hs_conn_is_passthrough, with its usual answer (no: a response stream)
+ * told without a call, after every call the shell makes on a track. */
+static inline bool hs_conn_left_http(const hs_conn *c)
+{
+    return c->fr.ostate == HS_OUT_PASSTHROUGH && hs_conn_is_passthrough(c);
 }
 
 #endif /* HS_IOMAP_DIRECT_H */

@@ -331,5 +331,8 @@ void hs_env_init(int argc, char **argv)
     hs_cfg.engine.event_details =
         hs_cfg.log_level >= HS_LOG_INFO ||
         (hs_cfg.mode == HS_MODE_REPORT && hs_cfg.log_level != HS_LOG_OFF);
+    /* A rewrite is counted and logged at the info level only
+     * (hs_on_event). */
+    hs_cfg.engine.quiet_rewrites = hs_cfg.log_level < HS_LOG_INFO;
     hs_cfg.engine.held_total = &held_total;
 }

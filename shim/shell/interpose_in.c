@@ -11,6 +11,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "iomap_direct.h"
 #include "shell.h"
 
 #define REAL(name, raw, ...) \
@@ -116,7 +117,8 @@ static __attribute__((noinline)) void feed_known(_Atomic uintptr_t *sp,
             if (t->conn) {
                 t->cur_fd = fd;
                 hs_conn_read(t->conn, buf, n);
-                hs_track_maybe_forget(t, fd);
+                if (hs_conn_left_http(t->conn))
+                    hs_track_forget_conn(t, fd);
             }
             hs_lock_drop(&t->lock);
             hs_in_shim--;

@@ -126,7 +126,7 @@ fast_writev_locked(hs_track *t, _Atomic uintptr_t *sp, int fd,
         t->kctx.fd = fd;
         t->kctx.flags = flags;
         r = hs_io_writev(t->conn, &t->kernel, iov, iovcnt, flags);
-        if (__builtin_expect(hs_conn_is_passthrough(t->conn), 0))
+        if (__builtin_expect(hs_conn_left_http(t->conn), 0))
             hs_track_forget_conn(t, t->cur_fd);
         int e = t->saved_errno;
         if (r < 0) {

@@ -183,6 +183,46 @@ START_TEST(test_row_1xx)
 }
 END_TEST
 
+/* quiet_rewrites (the shell below the info level): the same bytes on the
+ * wire, no REWRITE event, and the other events (a desync here) still
+ * sent. */
+START_TEST(test_quiet_rewrites)
+{
+    sc_stream s;
+    sc_init(&s, "quiet");
+    get_req(&s, "GET", "/");
+    get_req(&s, "GET", "/2");
+    sc_resp(&s, "HTTP/1.1 200 OK" CRLF "Server: s" CRLF "Content-Length: 2"
+                CRLF CRLF);
+    sc_body(&s, "ok");
+    sc_resp(&s, "HTTP/1.1 200 OK" CRLF "Server: s" CRLF "Content-Length: 2"
+                CRLF CRLF);
+    sc_body(&s, "ok");
+    get_req(&s, "GET", "/3");
+    /* RFC 9112 6.3: two lengths, an ambiguous block (a DESYNC event) */
+    sc_body(&s, "HTTP/1.1 200 OK" CRLF "Content-Length: 1" CRLF
+                "Content-Length: 2" CRLF CRLF "x");
+    hs_engine_config cfg = config(HS_DESYNC_CLOSE, 0);
+    hs_buf exp = {0};
+    size_t nchanged;
+    char why[256];
+    ck_assert_msg(sc_expected(&s, policy, &cfg.rewrite, false, -1, &exp,
+                              &nchanged, why, sizeof why), "%s", why);
+    ck_assert_uint_eq(nchanged, 2);
+    for (int quiet = 0; quiet <= 1; quiet++) {
+        cfg.quiet_rewrites = quiet;
+        outcome o;
+        run_stream(&s, &cfg, 0, &o);
+        assert_wire(&s, quiet ? "quiet" : "not quiet", &o.wire, &exp);
+        ck_assert_uint_eq(ks_count(&o.ev, HS_EVENT_REWRITE), (quiet ? 0 : 2));
+        expect_desync(&s, &o.ev, HS_DESYNC_CLOSE, true);
+        hs_buf_free(&o.wire);
+    }
+    hs_buf_free(&exp);
+    sc_free(&s);
+}
+END_TEST
+
 START_TEST(test_row_101)
 {
     sc_stream s;
@@ -1469,6 +1509,7 @@ static Suite *framing_suite(void)
     tcase_set_timeout(t, 60);
     tcase_add_test(t, test_row_1xx);
     tcase_add_test(t, test_row_101);
+    tcase_add_test(t, test_quiet_rewrites);
     tcase_add_test(t, test_row_connect);
     tcase_add_test(t, test_row_no_body);
     tcase_add_test(t, test_row_no_body_chunked);
