@@ -466,6 +466,15 @@ hs_conn *hs_conn_new(const hs_engine_config *cfg, int local_port, bool tls,
                      void *event_ctx);
 void hs_conn_free(hs_conn *c);
 
+/* Connection state lives in regions of its own (conn_pool.c). A process
+ * that forks while other threads may make or free connections holds the
+ * pool across the fork: hs_conn_pool_lock before, then
+ * hs_conn_pool_unlock in the parent and hs_conn_pool_reinit_child in the
+ * child. */
+void hs_conn_pool_lock(void);
+void hs_conn_pool_unlock(void);
+void hs_conn_pool_reinit_child(void);
+
 /* Bytes the application read from the connection (the request side).
  * MSG_PEEK reads must not be fed. */
 void hs_conn_read(hs_conn *c, const void *buf, size_t n);

@@ -17,7 +17,7 @@
 hs_conn *hs_conn_new(const hs_engine_config *cfg, int local_port, bool tls,
                      void *event_ctx)
 {
-    hs_conn *c = calloc(1, sizeof *c);
+    hs_conn *c = hs_conn_pool_take();
     if (!c)
         return NULL;
     c->cfg = cfg;
@@ -42,7 +42,7 @@ void hs_conn_free(hs_conn *c)
     hs_buf_free(&c->pend);
     hs_buf_free(&c->out);
     hs_conn_free_requests(c);
-    free(c);
+    hs_conn_pool_give(c);
 }
 
 bool hs_conn_is_passthrough(const hs_conn *c)

@@ -115,6 +115,10 @@ typedef struct hs_decision {
     hs_request_view view;
 } hs_decision;
 
+/* conn_pool.c: a zeroed hs_conn (NULL when memory runs out), and back. */
+hs_conn *hs_conn_pool_take(void);
+void hs_conn_pool_give(hs_conn *c);
+
 /* conn.c */
 void hs_conn_decide(hs_conn *c, const char *bytes, size_t len, hs_decision *d);
 /* hs_conn_decide on the start of an application buffer that may hold more

@@ -24,12 +24,14 @@ static void atfork_prepare(void)
     /* Rule 10: flush what is owed, and keep every connection still until
      * both processes have their copy. */
     hs_tracks_lock_all();
+    hs_conn_pool_lock();
 }
 
 static void atfork_parent(void)
 {
     if (hs_cfg.mode == HS_MODE_OFF)
         return;
+    hs_conn_pool_unlock();
     hs_tracks_unlock_all_parent();
     hs_in_shim--;
 }
@@ -38,6 +40,7 @@ static void atfork_child(void)
 {
     if (hs_cfg.mode == HS_MODE_OFF)
         return;
+    hs_conn_pool_reinit_child();
     hs_tracks_reinit_child();
     hs_log_atfork_child();
     hs_in_shim--;
