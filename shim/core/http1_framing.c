@@ -209,30 +209,5 @@ hs_framing hs_response_framing(const hs_block *b, hs_method_kind m)
     }
 
     hs_framing_facts facts = hs_block_framing_facts(b);
-    const hs_framing_facts *fx = &facts;
-    /* Left false for INTERIM and TUNNEL (above), which have no say on it,
-     * and for UNTIL_CLOSE bodies without those (the kind says it all). */
-    f.close_after = fx->close;
-
-    if (m == HS_METHOD_HEAD || status == 204 || status == 304) {
-        f.kind = HS_BODY_NONE;
-        return f;
-    }
-    if (fx->coded) {
-        /* Any final coding but chunked runs until close. */
-        if (fx->chunked)
-            f.kind = HS_BODY_CHUNKED;
-        return f;
-    }
-    if (fx->has_length) {
-        /* A Content-Length the parser would have refused cannot reach
-         * here; if it did, until close is the safe reading. */
-        if (fx->length_ok) {
-            f.kind = HS_BODY_LENGTH;
-            f.length = fx->length;
-        }
-        return f;
-    }
-    /* Neither (RFC 9112 6.3 item 8): the body runs until close. */
-    return f;
+    return hs_final_framing(status, m, &facts);
 }

@@ -151,4 +151,38 @@ int hs_http1_find(const hs_field *fields, size_t nfields, const char *name,
 hs_block_status hs_http1_block_parse_careful(const char *buf, size_t len,
                                              hs_block *b, const char **why);
 
+/* The rows of RFC 9112 6.3 after the interim and tunnel ones (which
+ * hs_response_framing tests first): a final response of `status` to a
+ * request of kind m, whose framing lines say fx. Inline, so that the
+ * engine frames a block whose shape knows its facts without a call. */
+static inline hs_framing hs_final_framing(int status, hs_method_kind m,
+                                          const hs_framing_facts *fx)
+{
+    /* close_after: left false for INTERIM and TUNNEL, which have no say
+     * on it, and for UNTIL_CLOSE bodies without those (the kind says it
+     * all). */
+    hs_framing f = {HS_BODY_UNTIL_CLOSE, 0, fx->close};
+    if (m == HS_METHOD_HEAD || status == 204 || status == 304) {
+        f.kind = HS_BODY_NONE;
+        return f;
+    }
+    if (fx->coded) {
+        /* Any final coding but chunked runs until close. */
+        if (fx->chunked)
+            f.kind = HS_BODY_CHUNKED;
+        return f;
+    }
+    if (fx->has_length) {
+        /* A Content-Length the parser would have refused cannot reach
+         * here; if it did, until close is the safe reading. */
+        if (fx->length_ok) {
+            f.kind = HS_BODY_LENGTH;
+            f.length = fx->length;
+        }
+        return f;
+    }
+    /* Neither (RFC 9112 6.3 item 8): the body runs until close. */
+    return f;
+}
+
 #endif /* HS_HTTP1_UTIL_H */

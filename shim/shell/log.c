@@ -26,7 +26,7 @@ _Atomic unsigned long hs_count_conns, hs_count_rewrites, hs_count_reports,
 
 static hs_loglevel level;
 static const char *log_path;      /* NULL: standard error */
-static _Atomic int log_fd = -1;
+_Atomic int hs_log_fd_now = -1;   /* shell.h: hs_log_uses_fd */
 static dev_t log_dev;
 static ino_t log_ino;
 static _Atomic long last_rotation_check;
@@ -89,29 +89,24 @@ int hs_log_init(const char *file, hs_loglevel lvl)
             return (int)fd;
         hs_raw(SYS_close, fd, 0, 0);
     }
-    atomic_store(&log_fd, open_log());
+    atomic_store(&hs_log_fd_now, open_log());
     return 0;
 }
 
-int hs_log_fd(void) { return atomic_load(&log_fd); }
-
-bool hs_log_uses_fd(int fd)
-{
-    return fd >= 0 && fd == atomic_load(&log_fd);
-}
+int hs_log_fd(void) { return atomic_load(&hs_log_fd_now); }
 
 void hs_log_fd_closing(int fd)
 {
-    int cur = atomic_load(&log_fd);
+    int cur = atomic_load(&hs_log_fd_now);
     if (fd >= 0 && fd == cur)
-        atomic_store(&log_fd, -1);  /* the application took it back */
+        atomic_store(&hs_log_fd_now, -1);  /* the application took it back */
 }
 
 /* The descriptor to write to now, reopened if the application closed or
  * reused it, or (files) if rotation replaced the file. */
 static int current_fd(void)
 {
-    int fd = atomic_load(&log_fd);
+    int fd = atomic_load(&hs_log_fd_now);
     struct stat st;
     if (fd >= 0 && (hs_raw(SYS_fstat, fd, &st, 0) != 0 ||
                     st.st_dev != log_dev || st.st_ino != log_ino ||
@@ -133,7 +128,7 @@ static int current_fd(void)
                 if (nfd >= 0) {
                     hs_raw(SYS_close, fd, 0, 0);
                     fd = nfd;
-                    atomic_store(&log_fd, fd);
+                    atomic_store(&hs_log_fd_now, fd);
                 } else {
                     log_dev = od;
                     log_ino = oi;
@@ -143,7 +138,7 @@ static int current_fd(void)
     }
     if (fd < 0) {
         fd = open_log();
-        atomic_store(&log_fd, fd);
+        atomic_store(&hs_log_fd_now, fd);
     }
     return fd;
 }

@@ -164,7 +164,13 @@ void hs_log_unreachable(int fd, const char *why) HS_HIDDEN;
 /* Forgets the log fd when the application is about to close it or dup
  * over it, so the next line reopens. */
 void hs_log_fd_closing(int fd) HS_HIDDEN;
-bool hs_log_uses_fd(int fd) HS_HIDDEN;   /* the log writes to fd */
+/* The descriptor the log writes to, or -1 (log.c). */
+extern _Atomic int hs_log_fd_now HS_HIDDEN;
+/* The log writes to fd. Inline: close() asks it for every descriptor. */
+static inline bool hs_log_uses_fd(int fd)
+{
+    return fd >= 0 && fd == atomic_load(&hs_log_fd_now);
+}
 int hs_log_fd(void) HS_HIDDEN;
 
 /* Counters for the exit line. */
