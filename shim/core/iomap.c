@@ -244,7 +244,8 @@ hs_gather hs_gather_block(hs_conn *c, const hs_appv *a, size_t pos,
 /* The block at pos is decided (s->d): the step sends it, or, refused,
  * the connection leaves HTTP here (PLAN_AGAIN: the step is planned anew
  * from the new state). */
-static hs_plan_result take_decision(hs_conn *c, size_t pos, hs_step *s)
+static inline __attribute__((always_inline)) hs_plan_result
+take_decision(hs_conn *c, size_t pos, hs_step *s)
 {
     if (s->d->verdict != HS_VERDICT_OK) {
         hs_conn_unhold(c, s->held_before);
