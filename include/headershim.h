@@ -103,7 +103,6 @@ typedef struct hs_block {
                                 block's byte for byte; else NULL */
 } hs_block;
 
-
 /* Parses and checks buf[0..len), a complete block (len from hs_block_end).
  * On anything but HS_BLOCK_OK, *why (if not NULL) gets a short static
  * reason such as "obs-fold" or "two Content-Length values". */

@@ -216,13 +216,7 @@ static void decide_parsed(hs_conn *c, hs_block_status st, const char *bytes,
     hs_method_kind kind = q ? q->kind : HS_METHOD_NONE;
     if (!q && d->view.rq.has_request)
         kind = hs_method_kind_of(d->view.rq.method);
-    const hs_block *b = &d->block;
-    if (b->shape_facts && b->status >= 200 && kind != HS_METHOD_CONNECT)
-        /* hs_response_framing past its interim and tunnel rows, with the
-         * facts the block's shape knows: no call. */
-        d->framing = hs_final_framing(b->status, kind, b->shape_facts);
-    else
-        d->framing = hs_response_framing(b, kind);
+    d->framing = hs_framing_inline(&d->block, kind);
 
     c->out.len = 0;
     /* The change record only when a log line will print it. */

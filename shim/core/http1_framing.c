@@ -188,26 +188,5 @@ hs_framing_facts hs_block_framing_facts(const hs_block *b)
 
 hs_framing hs_response_framing(const hs_block *b, hs_method_kind m)
 {
-    hs_framing f = {HS_BODY_UNTIL_CLOSE, 0, false};
-    int status = b->status;
-
-    /* Rows in the order of RFC 9112 6.3: the first that applies wins. */
-    if (status == 101) {
-        f.kind = HS_BODY_TUNNEL;
-        return f;
-    }
-    if (status < 200) {
-        /* 1xx: the final response follows on the same connection; a
-         * Connection: close here speaks for the exchange, not this
-         * interim block, so it is the final block's to say. */
-        f.kind = HS_BODY_INTERIM;
-        return f;
-    }
-    if (m == HS_METHOD_CONNECT && status < 300) {
-        f.kind = HS_BODY_TUNNEL;
-        return f;
-    }
-
-    hs_framing_facts facts = hs_block_framing_facts(b);
-    return hs_final_framing(status, m, &facts);
+    return hs_framing_inline(b, m);
 }

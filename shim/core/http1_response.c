@@ -11,7 +11,6 @@
  * way" below) and a careful one that names the first rule a block breaks.
  */
 #include "http1_util.h"
-#include "load.h"
 
 #include <string.h>
 

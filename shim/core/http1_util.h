@@ -151,17 +151,40 @@ int hs_http1_find(const hs_field *fields, size_t nfields, const char *name,
 hs_block_status hs_http1_block_parse_careful(const char *buf, size_t len,
                                              hs_block *b, const char **why);
 
-/* The rows of RFC 9112 6.3 after the interim and tunnel ones (which
- * hs_response_framing tests first): a final response of `status` to a
- * request of kind m, whose framing lines say fx. Inline, so that the
- * engine frames a block whose shape knows its facts without a call. */
-static inline hs_framing hs_final_framing(int status, hs_method_kind m,
-                                          const hs_framing_facts *fx)
+/* hs_response_framing (headershim.h), inline for the engine: a block
+ * whose shape knows what its framing lines say (b->shape_facts) is
+ * framed without a call. Rows in the order of RFC 9112 6.3: the first
+ * that applies wins. */
+static inline hs_framing hs_framing_inline(const hs_block *b,
+                                           hs_method_kind m)
 {
-    /* close_after: left false for INTERIM and TUNNEL, which have no say
-     * on it, and for UNTIL_CLOSE bodies without those (the kind says it
-     * all). */
-    hs_framing f = {HS_BODY_UNTIL_CLOSE, 0, fx->close};
+    hs_framing f = {HS_BODY_UNTIL_CLOSE, 0, false};
+    int status = b->status;
+    if (status == 101) {
+        f.kind = HS_BODY_TUNNEL;
+        return f;
+    }
+    if (status < 200) {
+        /* 1xx: the final response follows on the same connection; a
+         * Connection: close here speaks for the exchange, not this
+         * interim block, so it is the final block's to say. */
+        f.kind = HS_BODY_INTERIM;
+        return f;
+    }
+    if (m == HS_METHOD_CONNECT && status < 300) {
+        f.kind = HS_BODY_TUNNEL;
+        return f;
+    }
+    hs_framing_facts facts;
+    const hs_framing_facts *fx = b->shape_facts;
+    if (!fx) {
+        facts = hs_block_framing_facts(b);
+        fx = &facts;
+    }
+    /* close_after: left false for INTERIM and TUNNEL (above), which have
+     * no say on it, and for UNTIL_CLOSE bodies without those (the kind
+     * says it all). */
+    f.close_after = fx->close;
     if (m == HS_METHOD_HEAD || status == 204 || status == 304) {
         f.kind = HS_BODY_NONE;
         return f;

@@ -349,27 +349,43 @@ static inline void plan_span(const hs_appv *a, size_t pos, hs_step *s,
         s->span = hs_frame_advance(&s->fr_end, a, pos, a->total - pos, bad);
 }
 
-/* Plans one step at app offset pos. run_tried: as for plan_block, when
- * pos is the call's start. */
+/* A step from the connection's state: what is owed, the gate byte, and
+ * nothing else yet (s->d is kept; s->fr_end is left to whoever plans the
+ * span). */
+static inline void step_begin(const hs_conn *c, hs_step *s, bool gate)
+{
+    s->owed = c->pend.len - c->pend_off;
+    s->gate = gate;
+    s->hold = 0;
+    s->held_before = 0;
+    s->block = false;
+    s->gathered = false;
+    s->block_app = 0;
+    s->block_pos = 0;
+    s->block_out = 0;
+    s->fr_block = c->fr;
+    s->span = 0;
+    s->span_pos = 0;
+}
+
+/* Plans one step at app offset pos. run_tried: as for plan_block, about
+ * the run at pos. */
 static void plan(hs_conn *c, const hs_appv *a, size_t pos, bool gate,
                  hs_step *s, bool run_tried)
 {
-    hs_decision *d = s->d;
     size_t start = pos;
 again:
     pos = start;
-    memset(s, 0, sizeof *s);
-    s->d = d;
-    s->owed = c->pend.len - c->pend_off;
-    s->gate = gate;
+    step_begin(c, s, gate);
     if (gate)
         pos++;
-    s->fr_block = c->fr;
     if (pos == a->total) {
         s->fr_end = c->fr;
         return;
     }
     if (c->fr.ostate == HS_OUT_HEADER) {
+        /* run_tried is about the run at the step's start, not past a
+         * gate byte */
         if (plan_block(c, a, pos, s, run_tried && pos == start) ==
             PLAN_AGAIN)
             goto again;
@@ -416,14 +432,8 @@ static bool plan_head_quick(hs_conn *c, const hs_appv *a, hs_step *s,
         *run_tried = true;
         return false;
     }
-    s->owed = 0;
-    s->gate = false;
-    s->hold = 0;
-    s->held_before = 0;
-    s->gathered = false;
+    step_begin(c, s, false);
     s->block_app = end;
-    s->span = 0;
-    s->fr_block = c->fr;
     if (take_decision(c, 0, s) == PLAN_AGAIN)
         return false;
     /* A framing error in the body ends the step there (as in plan()). */

@@ -7,7 +7,8 @@
  * not.
  *
  * Outside the core only hs_io_direct_fits_inline, hs_io_direct_sent_inline,
- * hs_io_direct_ended and hs_conn_left_http may be used (and
+ * hs_io_direct_ended and hs_conn_left_http (hs_track_maybe_forget) may be
+ * used (and
  * hs_io_room_of_state by the tests, to check the copy): everything else in
  * an hs_conn stays the engine's (conn_internal.h).
  */

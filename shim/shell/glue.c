@@ -122,12 +122,9 @@ ssize_t hs_result(ssize_t r)
 
 void hs_on_event(void *ctx, const hs_event *ev)
 {
-    /* A rewrite is counted and logged for the info level only (its line,
-     * and the exit summary): below it, as for nearly every response of a
-     * server at the default level, there is nothing to do (and the engine
-     * sends none then: hs_engine_config.quiet_rewrites). */
-    if (ev->kind == HS_EVENT_REWRITE && hs_cfg.log_level < HS_LOG_INFO)
-        return;
+    /* REWRITE events come at the info level only (its line, and the exit
+     * summary's count): below it the engine sends none
+     * (hs_engine_config.quiet_rewrites, set in env.c). */
     hs_track *t = ctx;
     int fd = t ? t->cur_fd : -1;
     switch (ev->kind) {

@@ -11,7 +11,6 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "iomap_direct.h"
 #include "shell.h"
 
 #define REAL(name, raw, ...) \
@@ -114,11 +113,10 @@ static __attribute__((noinline)) void feed_known(_Atomic uintptr_t *sp,
     if (hs_lock_try(&t->lock)) {
         if (atomic_load(sp) == v) {
             int saved = errno;
-            if (t->conn) {
+            if (t->conn) {          /* feed_locked, for one buffer */
                 t->cur_fd = fd;
                 hs_conn_read(t->conn, buf, n);
-                if (hs_conn_left_http(t->conn))
-                    hs_track_forget_conn(t, fd);
+                hs_track_maybe_forget(t, fd);
             }
             hs_lock_drop(&t->lock);
             hs_in_shim--;

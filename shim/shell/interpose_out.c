@@ -126,8 +126,7 @@ fast_writev_locked(hs_track *t, _Atomic uintptr_t *sp, int fd,
         t->kctx.fd = fd;
         t->kctx.flags = flags;
         r = hs_io_writev(t->conn, &t->kernel, iov, iovcnt, flags);
-        if (__builtin_expect(hs_conn_left_http(t->conn), 0))
-            hs_track_forget_conn(t, t->cur_fd);
+        hs_track_maybe_forget(t, t->cur_fd);  /* fd is not kept across the call */
         int e = t->saved_errno;
         if (r < 0) {
             e = (int)-r;

@@ -93,8 +93,6 @@ int hs_log_init(const char *file, hs_loglevel lvl)
     return 0;
 }
 
-int hs_log_fd(void) { return atomic_load(&hs_log_fd_now); }
-
 void hs_log_fd_closing(int fd)
 {
     int cur = atomic_load(&hs_log_fd_now);

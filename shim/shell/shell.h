@@ -24,6 +24,7 @@
 #include <sys/uio.h>
 
 #include "headershim.h"
+#include "iomap_direct.h"   /* hs_conn_left_http */
 
 #define HS_EXPORT __attribute__((visibility("default")))
 #define HS_HIDDEN __attribute__((visibility("hidden")))
@@ -166,12 +167,15 @@ void hs_log_unreachable(int fd, const char *why) HS_HIDDEN;
 void hs_log_fd_closing(int fd) HS_HIDDEN;
 /* The descriptor the log writes to, or -1 (log.c). */
 extern _Atomic int hs_log_fd_now HS_HIDDEN;
+static inline int hs_log_fd(void)
+{
+    return atomic_load(&hs_log_fd_now);
+}
 /* The log writes to fd. Inline: close() asks it for every descriptor. */
 static inline bool hs_log_uses_fd(int fd)
 {
-    return fd >= 0 && fd == atomic_load(&hs_log_fd_now);
+    return fd >= 0 && fd == hs_log_fd();
 }
-int hs_log_fd(void) HS_HIDDEN;
 
 /* Counters for the exit line. */
 extern _Atomic unsigned long hs_count_conns HS_HIDDEN, hs_count_rewrites HS_HIDDEN,
@@ -339,7 +343,7 @@ void hs_tracks_flush_all(int timeout_ms) HS_HIDDEN;
 void hs_track_forget_conn(hs_track *t, int fd) HS_HIDDEN;
 static inline void hs_track_maybe_forget(hs_track *t, int fd)
 {
-    if (t->conn && hs_conn_is_passthrough(t->conn))
+    if (__builtin_expect(t->conn && hs_conn_left_http(t->conn), 0))
         hs_track_forget_conn(t, fd);
 }
 

@@ -129,9 +129,9 @@ START_TEST(could_be_status_line)
     ck_assert(!hs_could_be_status_line("GET / HTTP/1.1", 14));
     ck_assert(!hs_could_be_status_line("\x16\x03\x01", 3)); /* TLS record */
     ck_assert(!hs_could_be_status_line("PRI * HTTP/2.0", 14));
-    /* Every one-byte change of a status line's first nine bytes, against
-     * the rule byte by byte ("HTTP/1.", a digit, a space): the word-sized
-     * check of nine bytes or more must agree. */
+    /* Every one-byte change of a status line's first twelve bytes,
+     * against the rule byte by byte ("HTTP/1.", a digit, a space): the
+     * nine-byte check (hs_http1_status9) must agree. */
     for (size_t at = 0; at < 12; at++)
         for (int v = 0; v < 256; v++) {
             char line[] = "HTTP/1.1 200 OK\r\n";
