@@ -74,6 +74,8 @@ struct hs_conn {
     char gate_byte;
     uint64_t direct_room;      /* iomap_direct.h: the body room as the last
                                   response-side engine call left it */
+    unsigned long steady_blocks;   /* blocks that went the steady way
+                                      (iomap.c), for the tests */
 
     /* Request side. */
     hs_in_state istate;
@@ -129,6 +131,8 @@ void hs_conn_decide(hs_conn *c, const char *bytes, size_t len, hs_decision *d);
 size_t hs_conn_decide_stream(hs_conn *c, const char *bytes, size_t avail,
                              hs_decision *d);
 void hs_conn_commit_block(hs_conn *c, hs_decision *d, bool report);
+bool hs_conn_decide_steady(hs_conn *c, const char *buf, size_t avail,
+                           hs_framing *f, size_t *len);
 bool hs_conn_hold(hs_conn *c, const char *p, size_t n);
 void hs_conn_unhold(hs_conn *c, size_t len);
 /* The current body is out: the next block, or no more HTTP after
@@ -220,6 +224,16 @@ static inline void hs_conn_pop_request(hs_conn *c, bool tunnel)
     c->qlen--;
 }
 void hs_conn_free_requests(hs_conn *c);
+
+/* A block framed as kind went out (or is owed in full): a final one
+ * answers the front request. */
+static inline void hs_conn_answered(hs_conn *c, hs_body_kind kind)
+{
+    if (kind != HS_BODY_INTERIM) {
+        c->responses++;
+        hs_conn_pop_request(c, kind == HS_BODY_TUNNEL);
+    }
+}
 
 /* hs_conn_request_view for a request whose head was kept (or the assumed
  * one). */

@@ -151,40 +151,43 @@ int hs_http1_find(const hs_field *fields, size_t nfields, const char *name,
 hs_block_status hs_http1_block_parse_careful(const char *buf, size_t len,
                                              hs_block *b, const char **why);
 
-/* hs_response_framing (headershim.h), inline for the engine: a block
- * whose shape knows what its framing lines say (b->shape_facts) is
- * framed without a call. Rows in the order of RFC 9112 6.3: the first
- * that applies wins. */
-static inline hs_framing hs_framing_inline(const hs_block *b,
-                                           hs_method_kind m)
+/* hs_response_framing (headershim.h), inline for the engine, in the
+ * order of RFC 9112 6.3: the first row that applies wins. The rows that
+ * need no framing line come first (hs_framing_early), so that a block
+ * whose shape knows what its framing lines say (b->shape_facts), or the
+ * steady state's block (iomap.c), is framed without a call. */
+
+/* The 101, 1xx and CONNECT rows: true when one of them applies (*f set). */
+static inline bool hs_framing_early(int status, hs_method_kind m,
+                                    hs_framing *f)
 {
-    hs_framing f = {HS_BODY_UNTIL_CLOSE, 0, false};
-    int status = b->status;
+    *f = (hs_framing){HS_BODY_UNTIL_CLOSE, 0, false};
     if (status == 101) {
-        f.kind = HS_BODY_TUNNEL;
-        return f;
+        f->kind = HS_BODY_TUNNEL;
+        return true;
     }
     if (status < 200) {
         /* 1xx: the final response follows on the same connection; a
          * Connection: close here speaks for the exchange, not this
          * interim block, so it is the final block's to say. */
-        f.kind = HS_BODY_INTERIM;
-        return f;
+        f->kind = HS_BODY_INTERIM;
+        return true;
     }
     if (m == HS_METHOD_CONNECT && status < 300) {
-        f.kind = HS_BODY_TUNNEL;
-        return f;
+        f->kind = HS_BODY_TUNNEL;
+        return true;
     }
-    hs_framing_facts facts;
-    const hs_framing_facts *fx = b->shape_facts;
-    if (!fx) {
-        facts = hs_block_framing_facts(b);
-        fx = &facts;
-    }
+    return false;
+}
+
+/* The rows after them, from what the framing lines say. */
+static inline hs_framing hs_framing_final(int status, hs_method_kind m,
+                                          const hs_framing_facts *fx)
+{
     /* close_after: left false for INTERIM and TUNNEL (above), which have
      * no say on it, and for UNTIL_CLOSE bodies without those (the kind
      * says it all). */
-    f.close_after = fx->close;
+    hs_framing f = {HS_BODY_UNTIL_CLOSE, 0, fx->close};
     if (m == HS_METHOD_HEAD || status == 204 || status == 304) {
         f.kind = HS_BODY_NONE;
         return f;
@@ -206,6 +209,18 @@ static inline hs_framing hs_framing_inline(const hs_block *b,
     }
     /* Neither (RFC 9112 6.3 item 8): the body runs until close. */
     return f;
+}
+
+static inline hs_framing hs_framing_inline(const hs_block *b,
+                                           hs_method_kind m)
+{
+    hs_framing f;
+    if (hs_framing_early(b->status, m, &f))
+        return f;
+    if (b->shape_facts)
+        return hs_framing_final(b->status, m, b->shape_facts);
+    hs_framing_facts facts = hs_block_framing_facts(b);
+    return hs_framing_final(b->status, m, &facts);
 }
 
 #endif /* HS_HTTP1_UTIL_H */

@@ -576,14 +576,24 @@ bool hs_kernel_blocking(const hs_kernel *k, int flags)
     return k->is_blocking && k->is_blocking(k->ctx, flags);
 }
 
-/* Everything but the fast paths: planning, sending and committing steps.
+/* After a step the kernel took only part of: inside owed or rewritten
+ * bytes a blocking socket keeps going, as write itself would (rule 5),
+ * and so it does until something is acknowledged. */
+static inline bool short_step_goes_on(const hs_conn *c, const hs_kernel *k,
+                                      int flags, ssize_t kk, size_t acked)
+{
+    bool in_block = c->gate || c->pend_off < c->pend.len;
+    return kk > 0 && (in_block || acked == 0) && hs_kernel_blocking(k, flags);
+}
+
+/* Everything but the fast paths: planning, sending and committing steps,
+ * from app offset `from` on (the bytes before it acknowledged already).
  * Kept out of line so that the fast paths pay for no large stack frame. */
 static __attribute__((noinline)) ssize_t
-writev_steps(hs_conn *c, const hs_kernel *k, const struct iovec *iov,
-             int iovcnt, int flags, size_t total)
+writev_steps(hs_conn *c, const hs_kernel *k, const hs_appv *a, int flags,
+             size_t from)
 {
-    hs_appv a = {iov, iovcnt, total};
-    if (c->gate && hs_app_byte(&a, 0) != c->gate_byte) {
+    if (c->gate && hs_app_byte(a, from) != c->gate_byte) {
         /* Rule 4: a resubmission that differs from what was acknowledged.
          * The owed bytes still go first, then everything passes. */
         c->gate = false;
@@ -594,38 +604,135 @@ writev_steps(hs_conn *c, const hs_kernel *k, const struct iovec *iov,
     hs_decision d;
     hs_step s;
     s.d = &d;
-    size_t pos = 0, acked = 0;
-    bool run_tried;
-    bool planned = plan_head_quick(c, &a, &s, &run_tried);
+    size_t pos = from, acked = from;
+    bool run_tried = false;
+    bool planned = from == 0 && plan_head_quick(c, a, &s, &run_tried);
     for (;;) {
         if (!planned)
-            plan(c, &a, pos, c->gate, &s, run_tried && pos == 0);
+            plan(c, a, pos, c->gate, &s, run_tried && pos == 0);
         planned = false;
         ssize_t kk = 0;
         if (s.owed + s.block_out + s.span > 0) {
-            kk = send_step(c, k, &a, &s, flags);
+            kk = send_step(c, k, a, &s, flags);
             if (kk < 0) {
                 hs_conn_unhold(c, s.held_before);
                 return acked ? (ssize_t)acked : kk;
             }
         }
         bool whole;
-        size_t n = commit(c, &a, &s, (size_t)kk, &whole);
+        size_t n = commit(c, a, &s, (size_t)kk, &whole);
         acked += n;
         pos += n;
         if (whole) {
-            if (pos == a.total)
+            if (pos == a->total)
                 return (ssize_t)acked;
             continue;
         }
-        /* The kernel was short. Inside owed or rewritten bytes a blocking
-         * socket keeps going, as write itself would (rule 5). */
-        bool in_block = c->gate || c->pend_off < c->pend.len;
-        if (kk > 0 && (in_block || acked == 0) &&
-            hs_kernel_blocking(k, flags))
+        if (short_step_goes_on(c, k, flags, kk, acked))
             continue;
         return acked ? (ssize_t)acked : -EAGAIN;
     }
+}
+
+/* ---- the steady state ----
+ *
+ * A server answering request after request: the call starts with a whole
+ * block of the connection's shape that differs from the plan block only
+ * in values (hs_conn_decide_steady), nothing is owed, held or gated, and
+ * the rest of the call is that response's body. Such a call is one step,
+ * planned, sent and committed here without the general step's structures;
+ * anything else declines to writev_steps before anything changed. The
+ * outcome is the general way's byte for byte (tests/unit/
+ * test_engine_steady.c compares the two, and the engine's property tests
+ * and fuzzer run both). */
+
+/* The kernel took kk bytes, fewer than the whole steady step: the step
+ * as the general way plans it, committed by it, and the call goes on as
+ * the general way's would. */
+static __attribute__((noinline)) ssize_t
+steady_short(hs_conn *c, const hs_kernel *k, const hs_appv *a, int flags,
+             const hs_framing *f, size_t len, size_t span,
+             const hs_frame *fr_block, const hs_frame *fr_end, ssize_t kk)
+{
+    hs_decision d = {
+        .verdict = HS_VERDICT_OK,
+        .out = c->out.p,
+        .out_len = c->out.len,
+        .rewritten = true,
+        .framing = *f,
+        .rw = HS_REWRITE_CHANGED,
+    };
+    hs_step s;
+    s.d = &d;
+    step_begin(c, &s, false);
+    s.block = true;
+    s.block_app = len;
+    s.block_out = c->out.len;
+    s.fr_block = *fr_block;
+    s.fr_end = *fr_end;
+    s.span = span;
+    s.span_pos = len;
+    bool whole;
+    size_t acked = commit(c, a, &s, (size_t)kk, &whole);
+    if (short_step_goes_on(c, k, flags, kk, acked))
+        return writev_steps(c, k, a, flags, acked);
+    return acked ? (ssize_t)acked : -EAGAIN;
+}
+
+/* True when the call was the steady state's (*ret: its result). */
+static inline __attribute__((always_inline)) bool
+write_steady(hs_conn *c, const hs_kernel *k, const hs_appv *a, int flags,
+             ssize_t *ret)
+{
+    if (c->fr.ostate != HS_OUT_HEADER || c->gate ||
+        c->pend_off != c->pend.len || c->held.len != 0 ||
+        a->iovcnt >= HS_IOV_SMALL ||
+        (k->iov_max > 0 && k->iov_max < HS_IOV_SMALL))
+        return false;
+    hs_framing f;
+    size_t len;
+    if (!hs_conn_decide_steady(c, a->iov[0].iov_base, a->iov[0].iov_len, &f,
+                               &len))
+        return false;
+    hs_frame fr_block = c->fr;
+    hs_frame_start(&fr_block, &f);
+    hs_frame fr_end = fr_block;
+    size_t span = a->total - len;
+    if (span) {
+        /* All of the rest must be this body: a second response in the
+         * call, or a broken chunk, is the general way's. */
+        bool bad = false;
+        if (hs_frame_advance(&fr_end, a, len, span, &bad) != span || bad)
+            return false;
+    }
+    struct iovec v[HS_IOV_SMALL];
+    int n = 0;
+    v[n++] = (struct iovec){c->out.p, c->out.len};
+    HS_APP_FOREACH(a, len, span, p, l, {
+        v[n].iov_base = (void *)p;
+        v[n++].iov_len = l;
+    });
+    ssize_t kk = k->sendv(k->ctx, v, n, flags);
+    if (kk >= 0 && (size_t)kk < c->out.len + span) {
+        *ret = steady_short(c, k, a, flags, &f, len, span, &fr_block,
+                            &fr_end, kk);
+        return true;
+    }
+    if (kk >= 0) {
+        /* commit() for a whole step */
+        c->pend.len = 0;
+        c->pend_off = 0;
+        c->held_scanned = 0;
+        c->fr = fr_block;
+        unsigned long desyncs = c->desyncs;
+        hs_conn_answered(c, f.kind);
+        if (span && c->desyncs == desyncs)
+            c->fr = fr_end;
+        c->steady_blocks++;
+        kk = (ssize_t)a->total;
+    }
+    *ret = kk;
+    return true;
 }
 
 /* The body room: iomap_direct.h. */
@@ -641,7 +748,7 @@ void hs_io_direct_sent(hs_conn *c, size_t n)
 }
 
 /* Everything but the body call and pass-through: report mode, empty
- * calls and the steps. */
+ * calls, the steady state and the steps. */
 static __attribute__((noinline)) ssize_t
 writev_general(hs_conn *c, const hs_kernel *k, const struct iovec *iov,
                int iovcnt, int flags, size_t total)
@@ -656,7 +763,11 @@ writev_general(hs_conn *c, const hs_kernel *k, const struct iovec *iov,
     }
     if (total == 0)
         return k->sendv(k->ctx, iov, iovcnt, flags);
-    return writev_steps(c, k, iov, iovcnt, flags, total);
+    hs_appv a = {iov, iovcnt, total};
+    ssize_t r;
+    if (write_steady(c, k, &a, flags, &r))
+        return r;
+    return writev_steps(c, k, &a, flags, 0);
 }
 
 /* The body's last byte went out: a tail call, so that hs_io_writev's

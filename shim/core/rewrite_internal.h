@@ -187,24 +187,45 @@ static inline uint64_t hs_plan_head(const hs_block *b, const hs_request *req,
            (uint64_t)b->nfields << 24;
 }
 
-/* The plan the block was read against (hs_block_parse_shaped), when it is
- * this policy's and fits the rewrite's TLS and CSP mode; else NULL.
- * Inline: it is the first thing every rewrite asks. */
+/* Whether plan pl is policy p's for a rewrite in this TLS and CSP mode
+ * (a block read against it has its status, line ending and number of
+ * fields). */
+static inline bool hs_plan_fits(const hs_plan *pl, const hs_policy *p,
+                                bool tls, const hs_rewrite_opts *o)
+{
+    uint64_t mode = (uint64_t)tls << 16 |
+                    (uint64_t)(o && o->csp_report_only) << 18;
+    return pl && pl->owner == p && (pl->head & (1u << 16 | 1u << 18)) == mode;
+}
+
+/* The plan the block was read against (hs_block_parse_shaped), when it
+ * fits the rewrite; else NULL. Inline: it is the first thing every
+ * rewrite asks. */
 static inline const hs_plan *hs_plan_of_block(const hs_policy *p,
                                               const hs_rewrite_opts *o,
                                               const hs_block *b,
                                               const hs_request *req)
 {
     const hs_plan *pl = b->shape;
-    if (!pl || pl->owner != p)
-        return NULL;
-    /* The block was read against the plan: its status, line ending and
-     * number of fields are the plan's. TLS and the CSP mode are the
-     * rewrite's. */
-    uint64_t mode = (uint64_t)(req && req->tls) << 16 |
-                    (uint64_t)(o && o->csp_report_only) << 18;
-    return (pl->head & (1u << 16 | 1u << 18)) == mode ? pl : NULL;
+    return hs_plan_fits(pl, p, req && req->tls, o) ? pl : NULL;
 }
+
+/* A block read the steady way (hs_rewrite_steady, rewrite_plan.c): the
+ * plan block but for the lines read again, line[k] (ascending) being
+ * grow[k] bytes longer (or shorter) than the plan block's. */
+#define HS_STEADY_REREAD 8
+typedef struct hs_steady_read {
+    size_t len;                         /* the block, blank line included */
+    unsigned n;
+    uint8_t line[HS_STEADY_REREAD];
+    int32_t grow[HS_STEADY_REREAD];
+} hs_steady_read;
+
+/* rewrite_output.c: the block from a plan, for a block read the steady
+ * way at base. */
+hs_rewrite_status hs_rw_emit_steady(const hs_plan *pl, const char *base,
+                                    const hs_steady_read *r,
+                                    const hs_rewrite_opts *o, hs_buf *out);
 /* rewrite_output.c: the block from a plan. */
 hs_rewrite_status hs_rw_emit_plan(const hs_plan *pl, const hs_block *b,
                                   const hs_rewrite_opts *o, hs_buf *out,

@@ -626,6 +626,91 @@ static bool parse_as(const hs_plan *pl, const char *buf, size_t avail,
     return true;
 }
 
+/* ---- the steady state ----
+ *
+ * A server answering request after request sends blocks that differ from
+ * the plan block only in a few values (Date, and per resource ETag and
+ * Last-Modified). read_steady is parse_as for those alone: it reads a line
+ * again only when its difference lies inside its value and the line is no
+ * framing or Content-Type line, and fills in no fields (the plan's output
+ * needs only where its changed lines sit, which follows from the lines
+ * read again: hs_rw_emit_steady). Anything else declines, and parse_as or
+ * the general parser reads the block. Where it reads, it reads as
+ * parse_as does: the same bytes accepted, the same lines. */
+static inline __attribute__((always_inline)) bool
+read_steady(const hs_plan *pl, const char *buf, size_t avail,
+            hs_steady_read *r)
+{
+    const char *lim = buf + avail;
+    bool crlf = (pl->head >> 17) & 1;
+    size_t nf = (size_t)(pl->head >> 24);
+    const struct hs_plan_line *t = pl->lines;
+    size_t same_to = common_prefix(buf, pl->seen, avail < pl->seen_len
+                                                      ? avail : pl->seen_len);
+    if (same_to < pl->status_len)
+        return false;           /* the status line is the plan block's */
+    ptrdiff_t shift = 0;
+    r->n = 0;
+    for (size_t i = 0;; i++) {
+        while (i < nf && pl->line_end[i] <= same_to)
+            i++;
+        if (i == nf)
+            break;
+        /* Line i differs, from plan offset same_to on: its name, colon
+         * and the blanks before its value are the plan block's when the
+         * difference starts at the value or past it. parse_as skips
+         * blanks from there only when it starts at the value's first
+         * byte (past it, that byte is the plan's, no blank). */
+        if (same_to < t[i].value_off || (pl->framing_lines >> i & 1) ||
+            (int)i == pl->ct || r->n == HS_STEADY_REREAD)
+            return false;
+        const char *p = buf + (ptrdiff_t)t[i].line_off + shift;
+        const char *v = p + (t[i].value_off - t[i].line_off);
+        if (same_to == t[i].value_off)
+            while (v < lim && hs_http1_is_blank(*v))
+                v++;
+        const char *nl = line_end(v, lim, crlf);
+        if (!nl)
+            return false;
+        ptrdiff_t grow = (nl + 1 - p) - (ptrdiff_t)t[i].line_len;
+        r->line[r->n] = (uint8_t)i;
+        r->grow[r->n++] = (int32_t)grow;
+        shift += grow;
+        /* the compare resumes at the next line */
+        size_t at = t[i].line_off + t[i].line_len;
+        size_t pos = (size_t)((ptrdiff_t)at + shift);
+        size_t room = avail - pos, left = pl->seen_len - at;
+        same_to = at + common_prefix(buf + pos, pl->seen + at,
+                                     room < left ? room : left);
+    }
+    /* the blank line */
+    size_t pos = (size_t)((ptrdiff_t)pl->seen_len + shift);
+    if (crlf ? avail - pos < 2 || buf[pos] != '\r' || buf[pos + 1] != '\n'
+             : avail - pos < 1 || buf[pos] != '\n')
+        return false;
+    if (pl->has_te && (pl->ncl || buf[7] == '0'))
+        return false;
+    r->len = pos + 1 + crlf;
+    return true;
+}
+
+bool hs_rewrite_steady(const hs_policy *p, const hs_rewrite_opts *o,
+                       bool tls, hs_shape shape, const char *buf,
+                       size_t avail, hs_buf *out, hs_steady *st)
+{
+    const hs_plan *pl = shape;
+    hs_steady_read r;
+    if (!hs_plan_fits(pl, p, tls, o) || pl->noop ||
+        !read_steady(pl, buf, avail, &r) ||
+        hs_rw_emit_steady(pl, buf, &r, o, out) != HS_REWRITE_CHANGED)
+        return false;
+    st->len = r.len;
+    st->status = (int)(pl->head & 0xffff);
+    /* The version and every framing line are the plan block's. */
+    st->facts = &pl->facts;
+    return true;
+}
+
 uint32_t hs_shape_framing(const hs_block *b)
 {
     return b->shape->framing_lines;
