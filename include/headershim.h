@@ -409,21 +409,27 @@ hs_rewrite_status hs_rewrite_shaped(const hs_policy *p,
  * a block that differs from the block `shape` was made from only inside
  * the values of lines that are neither framing nor Content-Type lines
  * (Date, ETag, Last-Modified ...). When it does, and the shape's plan is
- * p's for this TLS and CSP mode and changes the block, the rewrite is
- * appended to out, *st says what the block is, and the result is true:
- * the bytes hs_block_parse_shaped and hs_rewrite_shaped give for the same
- * block (tests/unit/test_rewrite_steady.c, tests/fuzz/fuzz_rewrite.c).
- * False declines, for the general way; what was appended to out past its
- * length is then scratch. */
+ * p's for this TLS and CSP mode and changes the block, the result is true
+ * and the rewritten block is piece[0, st->npieces) (at most
+ * HS_STEADY_PIECES): runs of buf and of the plan's own bytes, no copy.
+ * Those are the bytes hs_block_parse_shaped and hs_rewrite_shaped give
+ * for the same block (tests/unit/test_rewrite_steady.c,
+ * tests/fuzz/fuzz_rewrite.c). False declines, for the general way (also
+ * where the general way has something to say: over max_output, or a
+ * rewrite that may leave the block as it was). */
+#define HS_STEADY_PIECES 16
+
 typedef struct hs_steady {
     size_t len;                      /* the block, blank line included */
     int status;
     const hs_framing_facts *facts;   /* what its framing lines say */
+    int npieces;
+    size_t out_len;                  /* the rewritten block's bytes */
 } hs_steady;
 
 bool hs_rewrite_steady(const hs_policy *p, const hs_rewrite_opts *o,
                        bool tls, hs_shape shape, const char *buf,
-                       size_t avail, hs_buf *out, hs_steady *st);
+                       size_t avail, struct iovec *piece, hs_steady *st);
 
 
 /* ------------------------------------------------------------------------

@@ -298,11 +298,10 @@ void hs_conn_commit_block(hs_conn *c, hs_decision *d, bool report)
 /* The steady state's decision (iomap.c, write_steady): a block of the
  * connection's shape that differs from the plan block only in values
  * (hs_rewrite_steady), answering a known request, with no event to build
- * from its fields. Its rewrite is then in c->out, its framing in *f and
- * its length in *len. False declines, for the general way (c->out's
- * bytes are scratch until a decision). */
+ * from its fields. The rewritten block is then piece[0, st->npieces), and
+ * its framing *f. False declines, for the general way. */
 bool hs_conn_decide_steady(hs_conn *c, const char *buf, size_t avail,
-                           hs_framing *f, size_t *len)
+                           struct iovec *piece, hs_steady *st, hs_framing *f)
 {
     const hs_engine_config *cfg = c->cfg;
     const hs_queued_request *q = hs_conn_front_request(c);
@@ -310,14 +309,11 @@ bool hs_conn_decide_steady(hs_conn *c, const char *buf, size_t avail,
      * here; report mode changes no call. */
     if (!q || (cfg->on_event && !cfg->quiet_rewrites) || cfg->report)
         return false;
-    hs_steady st;
-    c->out.len = 0;
     if (!hs_rewrite_steady(cfg->policy, &cfg->rewrite, c->tls, c->shape, buf,
-                           avail, &c->out, &st) ||
-        st.len > c->max_header)
+                           avail, piece, st) ||
+        st->len > c->max_header)
         return false;
-    if (!hs_framing_early(st.status, q->kind, f))
-        *f = hs_framing_final(st.status, q->kind, st.facts);
-    *len = st.len;
+    if (!hs_framing_early(st->status, q->kind, f))
+        *f = hs_framing_final(st->status, q->kind, st->facts);
     return true;
 }

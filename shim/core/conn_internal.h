@@ -132,7 +132,7 @@ size_t hs_conn_decide_stream(hs_conn *c, const char *bytes, size_t avail,
                              hs_decision *d);
 void hs_conn_commit_block(hs_conn *c, hs_decision *d, bool report);
 bool hs_conn_decide_steady(hs_conn *c, const char *buf, size_t avail,
-                           hs_framing *f, size_t *len);
+                           struct iovec *piece, hs_steady *st, hs_framing *f);
 bool hs_conn_hold(hs_conn *c, const char *p, size_t n);
 void hs_conn_unhold(hs_conn *c, size_t len);
 /* The current body is out: the next block, or no more HTTP after

@@ -646,14 +646,20 @@ writev_steps(hs_conn *c, const hs_kernel *k, const hs_appv *a, int flags,
  * test_engine_steady.c compares the two, and the engine's property tests
  * and fuzzer run both). */
 
-/* The kernel took kk bytes, fewer than the whole steady step: the step
- * as the general way plans it, committed by it, and the call goes on as
- * the general way's would. */
+/* The kernel took kk bytes, fewer than the whole steady step (v[0,
+ * npieces) the block, then its body): the block is gathered in c->out
+ * (room was made before sending), the step is the general way's, committed
+ * by it, and the call goes on as the general way's would. */
 static __attribute__((noinline)) ssize_t
 steady_short(hs_conn *c, const hs_kernel *k, const hs_appv *a, int flags,
-             const hs_framing *f, size_t len, size_t span,
-             const hs_frame *fr_block, const hs_frame *fr_end, ssize_t kk)
+             const struct iovec *v, const hs_steady *st, const hs_framing *f,
+             size_t span, const hs_frame *fr_block, const hs_frame *fr_end,
+             ssize_t kk)
 {
+    for (int i = 0; i < st->npieces; i++) {
+        memcpy(c->out.p + c->out.len, v[i].iov_base, v[i].iov_len);
+        c->out.len += v[i].iov_len;
+    }
     hs_decision d = {
         .verdict = HS_VERDICT_OK,
         .out = c->out.p,
@@ -666,18 +672,21 @@ steady_short(hs_conn *c, const hs_kernel *k, const hs_appv *a, int flags,
     s.d = &d;
     step_begin(c, &s, false);
     s.block = true;
-    s.block_app = len;
+    s.block_app = st->len;
     s.block_out = c->out.len;
     s.fr_block = *fr_block;
     s.fr_end = *fr_end;
     s.span = span;
-    s.span_pos = len;
+    s.span_pos = st->len;
     bool whole;
     size_t acked = commit(c, a, &s, (size_t)kk, &whole);
     if (short_step_goes_on(c, k, flags, kk, acked))
         return writev_steps(c, k, a, flags, acked);
     return acked ? (ssize_t)acked : -EAGAIN;
 }
+
+/* The steady step's vector: the block's pieces, then the body's. */
+#define HS_STEADY_IOV (HS_STEADY_PIECES + HS_IOV_SMALL)
 
 /* True when the call was the steady state's (*ret: its result). */
 static inline __attribute__((always_inline)) bool
@@ -686,35 +695,39 @@ write_steady(hs_conn *c, const hs_kernel *k, const hs_appv *a, int flags,
 {
     if (c->fr.ostate != HS_OUT_HEADER || c->gate ||
         c->pend_off != c->pend.len || c->held.len != 0 ||
-        a->iovcnt >= HS_IOV_SMALL ||
-        (k->iov_max > 0 && k->iov_max < HS_IOV_SMALL))
+        a->iovcnt > HS_IOV_SMALL ||
+        (k->iov_max > 0 && k->iov_max < HS_STEADY_IOV))
         return false;
+    struct iovec v[HS_STEADY_IOV];
+    hs_steady st;
     hs_framing f;
-    size_t len;
-    if (!hs_conn_decide_steady(c, a->iov[0].iov_base, a->iov[0].iov_len, &f,
-                               &len))
+    if (!hs_conn_decide_steady(c, a->iov[0].iov_base, a->iov[0].iov_len, v,
+                               &st, &f))
+        return false;
+    /* Should the kernel take only part of the block, its rest must be
+     * kept (rule 4): room now, or the general way. */
+    c->out.len = 0;
+    if (st.out_len > c->out.cap && !hs_buf_reserve(&c->out, st.out_len))
         return false;
     hs_frame fr_block = c->fr;
     hs_frame_start(&fr_block, &f);
     hs_frame fr_end = fr_block;
-    size_t span = a->total - len;
+    size_t span = a->total - st.len;
     if (span) {
         /* All of the rest must be this body: a second response in the
          * call, or a broken chunk, is the general way's. */
         bool bad = false;
-        if (hs_frame_advance(&fr_end, a, len, span, &bad) != span || bad)
+        if (hs_frame_advance(&fr_end, a, st.len, span, &bad) != span || bad)
             return false;
     }
-    struct iovec v[HS_IOV_SMALL];
-    int n = 0;
-    v[n++] = (struct iovec){c->out.p, c->out.len};
-    HS_APP_FOREACH(a, len, span, p, l, {
+    int n = st.npieces;
+    HS_APP_FOREACH(a, st.len, span, p, l, {
         v[n].iov_base = (void *)p;
         v[n++].iov_len = l;
     });
     ssize_t kk = k->sendv(k->ctx, v, n, flags);
-    if (kk >= 0 && (size_t)kk < c->out.len + span) {
-        *ret = steady_short(c, k, a, flags, &f, len, span, &fr_block,
+    if (kk >= 0 && (size_t)kk < st.out_len + span) {
+        *ret = steady_short(c, k, a, flags, v, &st, &f, span, &fr_block,
                             &fr_end, kk);
         return true;
     }

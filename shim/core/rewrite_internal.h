@@ -143,6 +143,8 @@ typedef struct hs_plan {
     bool noop;                  /* the directives change nothing */
     uint8_t act[HS_PLAN_FIELDS];        /* HS_L_KEEP, HS_L_REWRITE, HS_L_GONE */
     const hs_op *op[HS_PLAN_FIELDS];    /* HS_L_REWRITE: the line written */
+    hs_str text[HS_PLAN_FIELDS];        /* ... and its bytes, line ending
+                                           included (empty for other lines) */
     uint8_t nchanged, changed[HS_PLAN_FIELDS];  /* fields not kept */
     uint8_t nrm, rm[HS_PLAN_FIELDS];    /* fields whose names are "removed" */
     uint8_t nset, set[HS_PLAN_FIELDS];  /* rewritten fields ("set" unless
@@ -222,10 +224,12 @@ typedef struct hs_steady_read {
 } hs_steady_read;
 
 /* rewrite_output.c: the block from a plan, for a block read the steady
- * way at base. */
-hs_rewrite_status hs_rw_emit_steady(const hs_plan *pl, const char *base,
-                                    const hs_steady_read *r,
-                                    const hs_rewrite_opts *o, hs_buf *out);
+ * way at base, as at most HS_STEADY_PIECES pieces (st->npieces and
+ * st->out_len set). False when it takes more, or when the general way
+ * has something to say (over max_output, or perhaps unchanged). */
+bool hs_rw_pieces_steady(const hs_plan *pl, const char *base,
+                         const hs_steady_read *r, const hs_rewrite_opts *o,
+                         struct iovec *piece, hs_steady *st);
 /* rewrite_output.c: the block from a plan. */
 hs_rewrite_status hs_rw_emit_plan(const hs_plan *pl, const hs_block *b,
                                   const hs_rewrite_opts *o, hs_buf *out,

@@ -336,22 +336,20 @@ static inline void copy_run(char *d, const char *s, size_t n)
     }
 }
 
-/* The block from a plan, given where the block's changed lines sit (at[k]
- * and len[k] for the plan's changed[k]) and where its last field line
- * ends (tail): its bytes up to tail less the changed lines, the plan's
- * written lines in their places, then the plan's added lines and the
- * blank line. The new block's size in *size. */
-static inline __attribute__((always_inline)) hs_rewrite_status
-emit_plan_lines(const hs_plan *pl, const char *base, size_t len, bool crlf,
-                size_t tail, const size_t *at, const size_t *line_len,
-                const hs_rewrite_opts *o, hs_buf *out, size_t *size_out)
+hs_rewrite_status hs_rw_emit_plan(const hs_plan *pl, const hs_block *b,
+                                  const hs_rewrite_opts *o, hs_buf *out,
+                                  hs_changes *c)
 {
     bool ro = o && o->csp_report_only;
     size_t max = (o && o->max_output) ? o->max_output : HS_DEFAULT_MAX_OUTPUT;
-    /* (a plan is for one CSP mode and line ending) */
+    size_t nf = b->nfields;
+    size_t tail = nf ? b->fields[nf - 1].line_off + b->fields[nf - 1].line_len
+                     : b->status_line_len;
+    /* the block up to its blank line, less its changed lines, then the
+     * plan's lines (a plan is for one CSP mode and line ending) */
     size_t size = tail + pl->written_len;
-    for (size_t k = 0; k < pl->nchanged; k++)
-        size -= line_len[k];
+    for (size_t i = 0; i < pl->nchanged; i++)
+        size -= b->fields[pl->changed[i]].line_len;
     if (size > max)
         return HS_REWRITE_TOO_LARGE;
     if (size > out->cap - out->len && !hs_buf_reserve(out, size))
@@ -359,40 +357,20 @@ emit_plan_lines(const hs_plan *pl, const char *base, size_t len, bool crlf,
 
     char *start = out->p + out->len, *p = start;
     size_t from = 0;    /* the first byte not yet written */
-    for (size_t k = 0; k < pl->nchanged; k++) {
-        copy_run(p, base + from, at[k] - from);
-        p += at[k] - from;
-        from = at[k] + line_len[k];
-        if (pl->act[pl->changed[k]] == HS_L_REWRITE)
-            p = hs_rw_write_op_line(p, pl->op[pl->changed[k]], ro, crlf);
+    for (size_t i = 0; i < pl->nchanged; i++) {
+        unsigned line = pl->changed[i];
+        const hs_field *f = &b->fields[line];
+        copy_run(p, b->base + from, f->line_off - from);
+        p += f->line_off - from;
+        from = f->line_off + f->line_len;
+        copy_run(p, pl->text[line].p, pl->text[line].len);
+        p += pl->text[line].len;
     }
-    copy_run(p, base + from, tail - from);
+    copy_run(p, b->base + from, tail - from);
     p += tail - from;
     copy_run(p, pl->blob, pl->blob_len);
-    *size_out = size;
-    if (size == len && memcmp(start, base, size) == 0)
+    if (size == b->len && memcmp(start, b->base, size) == 0)
         return HS_REWRITE_UNCHANGED;
-    return HS_REWRITE_CHANGED;
-}
-
-hs_rewrite_status hs_rw_emit_plan(const hs_plan *pl, const hs_block *b,
-                                  const hs_rewrite_opts *o, hs_buf *out,
-                                  hs_changes *c)
-{
-    size_t at[HS_PLAN_FIELDS], line_len[HS_PLAN_FIELDS];
-    for (size_t k = 0; k < pl->nchanged; k++) {
-        at[k] = b->fields[pl->changed[k]].line_off;
-        line_len[k] = b->fields[pl->changed[k]].line_len;
-    }
-    size_t nf = b->nfields;
-    size_t tail = nf ? b->fields[nf - 1].line_off + b->fields[nf - 1].line_len
-                     : b->status_line_len;
-    size_t size;
-    hs_rewrite_status st = emit_plan_lines(pl, b->base, b->len, b->crlf, tail,
-                                           at, line_len, o, out, &size);
-    if (st != HS_REWRITE_CHANGED)
-        return st;
-    bool ro = o && o->csp_report_only;
     if (c) {
         c->nremoved = pl->nrm;
         for (size_t i = 0; i < pl->nrm; i++)
@@ -413,31 +391,51 @@ hs_rewrite_status hs_rw_emit_plan(const hs_plan *pl, const hs_block *b,
     return HS_REWRITE_CHANGED;
 }
 
-/* A block read the steady way: where its changed lines sit is the plan
- * block's place for them, moved by what the lines read again before them
- * grew. */
-hs_rewrite_status hs_rw_emit_steady(const hs_plan *pl, const char *base,
-                                    const hs_steady_read *r,
-                                    const hs_rewrite_opts *o, hs_buf *out)
+/* A block read the steady way, rewritten without a copy: its own bytes
+ * between the changed lines, the plan's written lines and added lines, as
+ * pieces of a vector. Where a changed line sits is the plan block's place
+ * for it, moved by what the lines read again before it grew. */
+bool hs_rw_pieces_steady(const hs_plan *pl, const char *base,
+                         const hs_steady_read *r, const hs_rewrite_opts *o,
+                         struct iovec *piece, hs_steady *st)
 {
-    size_t at[HS_PLAN_FIELDS], line_len[HS_PLAN_FIELDS];
+    if (pl->nchanged > (HS_STEADY_PIECES - 2) / 2)
+        return false;
     ptrdiff_t shift = 0;
     unsigned k = 0;
+    int n = 0;
+    size_t from = 0, size = 0;
     for (size_t i = 0; i < pl->nchanged; i++) {
         unsigned line = pl->changed[i];
         while (k < r->n && r->line[k] < line)
             shift += r->grow[k++];
-        at[i] = (size_t)((ptrdiff_t)pl->lines[line].line_off + shift);
-        line_len[i] = pl->lines[line].line_len;
+        size_t at = (size_t)((ptrdiff_t)pl->lines[line].line_off + shift);
+        size_t len = pl->lines[line].line_len;
         if (k < r->n && r->line[k] == line)
-            line_len[i] = (size_t)((ptrdiff_t)line_len[i] + r->grow[k]);
+            len = (size_t)((ptrdiff_t)len + r->grow[k]);
+        if (at > from) {
+            piece[n++] = (struct iovec){(void *)(base + from), at - from};
+            size += at - from;
+        }
+        from = at + len;
+        if (pl->text[line].len) {
+            piece[n++] = (struct iovec){(void *)pl->text[line].p,
+                                        pl->text[line].len};
+            size += pl->text[line].len;
+        }
     }
     bool crlf = (pl->head >> 17) & 1;
-    size_t size;
-    hs_rewrite_status st =
-        emit_plan_lines(pl, base, r->len, crlf, r->len - 1 - crlf, at,
-                        line_len, o, out, &size);
-    if (st == HS_REWRITE_CHANGED)
-        out->len += size;
-    return st;
+    size_t tail = r->len - 1 - crlf;    /* the block less its blank line */
+    if (tail > from)
+        piece[n++] = (struct iovec){(void *)(base + from), tail - from};
+    piece[n++] = (struct iovec){(void *)pl->blob, pl->blob_len};
+    size += tail - from + pl->blob_len;
+    /* Over max_output, the general way says so; of the block's own size,
+     * it may be the block unchanged, which the general way tells. */
+    size_t max = (o && o->max_output) ? o->max_output : HS_DEFAULT_MAX_OUTPUT;
+    if (size > max || size == r->len)
+        return false;
+    st->npieces = n;
+    st->out_len = size;
+    return true;
 }

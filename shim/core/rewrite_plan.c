@@ -197,11 +197,12 @@ const hs_plan *hs_plan_keep(const hs_rw *rw, const hs_rewrite_opts *o,
         const hs_wline *l = &rw->w[i];
         if (l->state == HS_L_REWRITE && !l->op)
             return NULL;
-        if (i >= rw->nblock && l->state == HS_L_REWRITE)
+        if (l->state == HS_L_REWRITE)
             blob_cap += ro && l->op->line_ro ? l->op->line_ro_len
                                              : l->op->line_len;
     }
     blob_cap += 2;      /* the blank line */
+    /* (the block's rewritten lines are written out too: pl->text) */
     for (size_t i = 0; i < b->nfields; i++)
         names_len += b->fields[i].name.len;
     int ct = -1;
@@ -329,6 +330,12 @@ const hs_plan *hs_plan_keep(const hs_rw *rw, const hs_rewrite_opts *o,
         *d++ = '\r';
     *d++ = '\n';
     pl->blob_len = (size_t)(d - pl->blob);
+    for (size_t i = 0; i < pl->nset; i++) {
+        unsigned at = pl->set[i];
+        char *e = hs_rw_write_op_line(d, pl->op[at], ro, crlf);
+        pl->text[at] = (hs_str){d, (size_t)(e - d)};
+        d = e;
+    }
     pl->written_len = pl->blob_len;
     for (size_t i = 0; i < pl->nset; i++) {
         const hs_op *op = pl->op[pl->set[i]];
@@ -696,13 +703,13 @@ read_steady(const hs_plan *pl, const char *buf, size_t avail,
 
 bool hs_rewrite_steady(const hs_policy *p, const hs_rewrite_opts *o,
                        bool tls, hs_shape shape, const char *buf,
-                       size_t avail, hs_buf *out, hs_steady *st)
+                       size_t avail, struct iovec *piece, hs_steady *st)
 {
     const hs_plan *pl = shape;
     hs_steady_read r;
     if (!hs_plan_fits(pl, p, tls, o) || pl->noop ||
         !read_steady(pl, buf, avail, &r) ||
-        hs_rw_emit_steady(pl, buf, &r, o, out) != HS_REWRITE_CHANGED)
+        !hs_rw_pieces_steady(pl, buf, &r, o, piece, st))
         return false;
     st->len = r.len;
     st->status = (int)(pl->head & 0xffff);
