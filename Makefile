@@ -42,7 +42,7 @@ UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 # The parsers' and the shaped reading's scalar fallbacks (HS_HTTP1_NO_SIMD,
 # for machines without SSE2) under the same tests: these suites again, with
 # the core built without its SIMD paths.
-NOSIMD_TESTS := test_golden test_rewrite_shapes test_http1_response test_request_framing
+NOSIMD_TESTS := test_golden test_rewrite_shapes test_rewrite_steady test_http1_response test_request_framing
 NOSIMD_BIN   := $(NOSIMD_TESTS:%=$(B)/tests/%_nosimd)
 ITEST_SRC := $(sort $(wildcard tests/integration/test_*.c))
 ITEST_BIN := $(ITEST_SRC:tests/integration/%.c=$(B)/itests/%)

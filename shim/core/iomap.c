@@ -726,6 +726,8 @@ write_steady(hs_conn *c, const hs_kernel *k, const hs_appv *a, int flags,
         v[n++].iov_len = l;
     });
     ssize_t kk = k->sendv(k->ctx, v, n, flags);
+    if (kk >= 0)
+        c->steady_blocks++;
     if (kk >= 0 && (size_t)kk < st.out_len + span) {
         *ret = steady_short(c, k, a, flags, v, &st, &f, span, &fr_block,
                             &fr_end, kk);
@@ -741,7 +743,6 @@ write_steady(hs_conn *c, const hs_kernel *k, const hs_appv *a, int flags,
         hs_conn_answered(c, f.kind);
         if (span && c->desyncs == desyncs)
             c->fr = fr_end;
-        c->steady_blocks++;
         kk = (ssize_t)a->total;
     }
     *ret = kk;

@@ -126,6 +126,8 @@ typedef struct hs_plan {
     const char *seen;                   /* status line, then the fields */
     uint16_t status_len;
     uint16_t seen_len;                  /* status line and fields */
+    const uint8_t *line_of;             /* the field line of each byte of
+                                           seen past the status line */
     /* Its fields as hs_field holds them, with offsets from the block's
      * start where hs_field has pointers: a run of lines equal to these is
      * filled in by adding where the run sits (hs_block_parse_shaped). */
@@ -156,6 +158,8 @@ typedef struct hs_plan {
                                    blank line */
     size_t blob_len;
     size_t written_len;         /* blob_len and the rewritten lines' */
+    ptrdiff_t out_grow;         /* how much longer the plan's output is
+                                   than the block it was made from */
     char data[];                /* names, Content-Type value, blob */
 } hs_plan;
 
@@ -212,24 +216,6 @@ static inline const hs_plan *hs_plan_of_block(const hs_policy *p,
     return hs_plan_fits(pl, p, req && req->tls, o) ? pl : NULL;
 }
 
-/* A block read the steady way (hs_rewrite_steady, rewrite_plan.c): the
- * plan block but for the lines read again, line[k] (ascending) being
- * grow[k] bytes longer (or shorter) than the plan block's. */
-#define HS_STEADY_REREAD 8
-typedef struct hs_steady_read {
-    size_t len;                         /* the block, blank line included */
-    unsigned n;
-    uint8_t line[HS_STEADY_REREAD];
-    int32_t grow[HS_STEADY_REREAD];
-} hs_steady_read;
-
-/* rewrite_output.c: the block from a plan, for a block read the steady
- * way at base, as at most HS_STEADY_PIECES pieces (st->npieces and
- * st->out_len set). False when it takes more, or when the general way
- * has something to say (over max_output, or perhaps unchanged). */
-bool hs_rw_pieces_steady(const hs_plan *pl, const char *base,
-                         const hs_steady_read *r, const hs_rewrite_opts *o,
-                         struct iovec *piece, hs_steady *st);
 /* rewrite_output.c: the block from a plan. */
 hs_rewrite_status hs_rw_emit_plan(const hs_plan *pl, const hs_block *b,
                                   const hs_rewrite_opts *o, hs_buf *out,

@@ -219,7 +219,7 @@ const hs_plan *hs_plan_keep(const hs_rw *rw, const hs_rewrite_opts *o,
     if (seen_len > HS_PLAN_MAX_BLOCK)
         return NULL;
     hs_plan *pl =
-        calloc(1, sizeof *pl + names_len + ct_len + blob_cap + seen_len);
+        calloc(1, sizeof *pl + names_len + ct_len + blob_cap + 2 * seen_len);
     if (!pl)
         return NULL;
     pl->owner = rw->pol;
@@ -251,6 +251,12 @@ const hs_plan *hs_plan_keep(const hs_rw *rw, const hs_rewrite_opts *o,
     d += ct_len;
     memcpy(d, b->base, seen_len);
     pl->seen = d;
+    d += seen_len;
+    /* which field line each byte of the plan block belongs to (the
+     * status line's bytes: 0, never asked) */
+    pl->line_of = (uint8_t *)d;
+    for (size_t i = 0; i < b->nfields; i++)
+        memset(d + b->fields[i].line_off, (int)i, b->fields[i].line_len);
     d += seen_len;
     pl->status_len = (uint16_t)b->status_line_len;
     pl->seen_len = (uint16_t)seen_len;
@@ -330,6 +336,9 @@ const hs_plan *hs_plan_keep(const hs_rw *rw, const hs_rewrite_opts *o,
         *d++ = '\r';
     *d++ = '\n';
     pl->blob_len = (size_t)(d - pl->blob);
+    size_t changed_len = 0;
+    for (size_t i = 0; i < pl->nchanged; i++)
+        changed_len += b->fields[pl->changed[i]].line_len;
     for (size_t i = 0; i < pl->nset; i++) {
         unsigned at = pl->set[i];
         char *e = hs_rw_write_op_line(d, pl->op[at], ro, crlf);
@@ -342,6 +351,8 @@ const hs_plan *hs_plan_keep(const hs_rw *rw, const hs_rewrite_opts *o,
         pl->written_len += (ro && op->line_ro ? op->line_ro_len : op->line_len) -
                            2 + 1 + crlf;
     }
+    pl->out_grow = (ptrdiff_t)pl->written_len - (ptrdiff_t)changed_len -
+                   1 - crlf;
 
     /* The first free slot of the hash's; none free: not kept. */
     for (size_t w = 0; w < HS_PLAN_WAYS; w++) {
@@ -639,18 +650,28 @@ static bool parse_as(const hs_plan *pl, const char *buf, size_t avail,
  * the plan block only in a few values (Date, and per resource ETag and
  * Last-Modified). read_steady is parse_as for those alone: it reads a line
  * again only when its difference lies inside its value and the line is no
- * framing or Content-Type line, and fills in no fields (the plan's output
+ * framing or Content-Type line, and fills in no fields; the plan's output
  * needs only where its changed lines sit, which follows from the lines
- * read again: hs_rw_emit_steady). Anything else declines, and parse_as or
- * the general parser reads the block. Where it reads, it reads as
- * parse_as does: the same bytes accepted, the same lines. */
+ * read again (steady_pieces). Anything else declines, and parse_as or the
+ * general parser reads the block. Where it reads, it reads as parse_as
+ * does: the same bytes accepted, the same lines. */
+
+/* The lines read again, line[k] (ascending) being grow[k] bytes longer
+ * (or shorter) than the plan block's. */
+#define HS_STEADY_REREAD 8
+typedef struct hs_steady_read {
+    size_t len;                         /* the block, blank line included */
+    unsigned n;
+    uint8_t line[HS_STEADY_REREAD];
+    int32_t grow[HS_STEADY_REREAD];
+} hs_steady_read;
+
 static inline __attribute__((always_inline)) bool
 read_steady(const hs_plan *pl, const char *buf, size_t avail,
             hs_steady_read *r)
 {
     const char *lim = buf + avail;
     bool crlf = (pl->head >> 17) & 1;
-    size_t nf = (size_t)(pl->head >> 24);
     const struct hs_plan_line *t = pl->lines;
     size_t same_to = common_prefix(buf, pl->seen, avail < pl->seen_len
                                                       ? avail : pl->seen_len);
@@ -658,25 +679,20 @@ read_steady(const hs_plan *pl, const char *buf, size_t avail,
         return false;           /* the status line is the plan block's */
     ptrdiff_t shift = 0;
     r->n = 0;
-    for (size_t i = 0;; i++) {
-        while (i < nf && pl->line_end[i] <= same_to)
-            i++;
-        if (i == nf)
-            break;
+    while (same_to < pl->seen_len) {
         /* Line i differs, from plan offset same_to on: its name, colon
          * and the blanks before its value are the plan block's when the
-         * difference starts at the value or past it. parse_as skips
-         * blanks from there only when it starts at the value's first
-         * byte (past it, that byte is the plan's, no blank). */
+         * difference starts at the value or past it. What is left to
+         * know is where the line ends, and that it may end there: from
+         * the value's first byte, as parse_as reads it (which skips more
+         * blanks first when that byte differs: no line end among them). */
+        size_t i = pl->line_of[same_to];
         if (same_to < t[i].value_off || (pl->framing_lines >> i & 1) ||
             (int)i == pl->ct || r->n == HS_STEADY_REREAD)
             return false;
         const char *p = buf + (ptrdiff_t)t[i].line_off + shift;
-        const char *v = p + (t[i].value_off - t[i].line_off);
-        if (same_to == t[i].value_off)
-            while (v < lim && hs_http1_is_blank(*v))
-                v++;
-        const char *nl = line_end(v, lim, crlf);
+        const char *nl = line_end(p + (t[i].value_off - t[i].line_off), lim,
+                                  crlf);
         if (!nl)
             return false;
         ptrdiff_t grow = (nl + 1 - p) - (ptrdiff_t)t[i].line_len;
@@ -684,7 +700,7 @@ read_steady(const hs_plan *pl, const char *buf, size_t avail,
         r->grow[r->n++] = (int32_t)grow;
         shift += grow;
         /* the compare resumes at the next line */
-        size_t at = t[i].line_off + t[i].line_len;
+        size_t at = pl->line_end[i];
         size_t pos = (size_t)((ptrdiff_t)at + shift);
         size_t room = avail - pos, left = pl->seen_len - at;
         same_to = at + common_prefix(buf + pos, pl->seen + at,
@@ -701,6 +717,54 @@ read_steady(const hs_plan *pl, const char *buf, size_t avail,
     return true;
 }
 
+/* The plan's block for a block read the steady way at base, without a
+ * copy: runs of the block between its changed lines, the plan's written
+ * lines and added lines (hs_rw_emit_plan's bytes, as pieces). Where a
+ * changed line sits is the plan block's place for it, moved by what the
+ * lines read again before it grew. False where the general way has
+ * something to say: over max_output, or of the block's own size (which
+ * may be the block unchanged). */
+static inline __attribute__((always_inline)) bool
+steady_pieces(const hs_plan *pl, const char *base, const hs_steady_read *r,
+              const hs_rewrite_opts *o, struct iovec *piece, hs_steady *st)
+{
+    ptrdiff_t shift = 0;
+    unsigned k = 0;
+    int n = 0;
+    size_t from = 0;
+    /* the new block's size: the plan's output, less what changed lines
+     * read again grew */
+    ptrdiff_t size = (ptrdiff_t)r->len + pl->out_grow;
+    for (size_t i = 0; i < pl->nchanged; i++) {
+        unsigned line = pl->changed[i];
+        while (k < r->n && r->line[k] < line)
+            shift += r->grow[k++];
+        size_t at = (size_t)((ptrdiff_t)pl->lines[line].line_off + shift);
+        size_t len = pl->lines[line].line_len;
+        if (k < r->n && r->line[k] == line)
+            len = (size_t)((ptrdiff_t)len + r->grow[k]);
+        if (at > from)
+            piece[n++] = (struct iovec){(void *)(base + from), at - from};
+        size -= (ptrdiff_t)len - (ptrdiff_t)pl->lines[line].line_len;
+        from = at + len;
+        if (pl->text[line].len)
+            piece[n++] = (struct iovec){(void *)pl->text[line].p,
+                                        pl->text[line].len};
+    }
+    bool crlf = (pl->head >> 17) & 1;
+    size_t tail = r->len - 1 - crlf;    /* the block less its blank line */
+    if (tail > from)
+        piece[n++] = (struct iovec){(void *)(base + from), tail - from};
+    piece[n++] = (struct iovec){(void *)pl->blob, pl->blob_len};
+    size_t max = (o && o->max_output) ? o->max_output : HS_DEFAULT_MAX_OUTPUT;
+    if ((size_t)size > max || (size_t)size == r->len)
+        return false;
+    st->len = r->len;
+    st->npieces = n;
+    st->out_len = (size_t)size;
+    return true;
+}
+
 bool hs_rewrite_steady(const hs_policy *p, const hs_rewrite_opts *o,
                        bool tls, hs_shape shape, const char *buf,
                        size_t avail, struct iovec *piece, hs_steady *st)
@@ -708,10 +772,10 @@ bool hs_rewrite_steady(const hs_policy *p, const hs_rewrite_opts *o,
     const hs_plan *pl = shape;
     hs_steady_read r;
     if (!hs_plan_fits(pl, p, tls, o) || pl->noop ||
+        pl->nchanged > (HS_STEADY_PIECES - 2) / 2 ||
         !read_steady(pl, buf, avail, &r) ||
-        !hs_rw_pieces_steady(pl, buf, &r, o, piece, st))
+        !steady_pieces(pl, buf, &r, o, piece, st))
         return false;
-    st->len = r.len;
     st->status = (int)(pl->head & 0xffff);
     /* The version and every framing line are the plan block's. */
     st->facts = &pl->facts;

@@ -14,7 +14,9 @@
  *   bytes 1-8  seed of the application's splits and of the kernel script;
  *              its bit 63 sends about 30% of the pieces by sendfile from a
  *              file holding the stream, bit 62 ends the kernel script in
- *              EPIPE after (seed % 40) + 1 calls
+ *              EPIPE after (seed % 40) + 1 calls, bit 61 asks for no
+ *              REWRITE events (quiet_rewrites: calls that start with a
+ *              whole block of the connection's shape go the steady way)
  *   bytes 9-10 request length R (little endian, capped by what is left)
  *   then R request bytes (fed by hs_conn_read in seeded pieces), then the
  *   response stream (what the server writes).
@@ -69,6 +71,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     cfg.on_desync = (opt & 2) ? HS_DESYNC_PASSTHROUGH : HS_DESYNC_CLOSE;
     cfg.max_header = (opt & 0x80) ? 256 : 0;
     cfg.on_event = ks_on_event;
+    cfg.quiet_rewrites = (seed >> 61) & 1;
 
     /* Copies, so that no byte outside the stream can pass for it. */
     char *req = malloc(rlen ? rlen : 1);

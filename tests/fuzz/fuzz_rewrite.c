@@ -21,7 +21,9 @@
  *   - a rewrite from a plan (the same block again) and one without plans
  *     give the same status, bytes and change record;
  *   - read against the shape the previous input left, a block reads as
- *     hs_block_parse_stream reads it;
+ *     hs_block_parse_stream reads it, and where the steady way
+ *     (hs_rewrite_steady) takes it, it gives the bytes, length and framing
+ *     of hs_block_parse_shaped and hs_rewrite_shaped;
  *   - with default options, the whole of PRESETS.md holds (ga_check).
  */
 #include <stdint.h>
@@ -126,12 +128,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         CHECK(!differs, "the shaped reading differs from the plain one in %s", differs);
     }
 
-    size_t end = hs_block_end(buf, len, 0);
-    if (end == 0)
-        return 0;
-    if (hs_block_parse(buf, end, &in, NULL) != HS_BLOCK_OK)
-        return 0;
-
     hs_request req = {0};
     req.port = -1;
     req.tls = tls;
@@ -144,6 +140,43 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         req.host = (hs_str){"example.com", 11};
         req.port = 443;
     }
+
+    /* The steady way, against the same shape: the general way's result. */
+    struct iovec piece[HS_STEADY_PIECES];
+    hs_steady sy;
+    if (hs_rewrite_steady(preset(p), &o, tls, last_shape[p], buf, len, piece, &sy)) {
+        CHECK(s1 == HS_BLOCK_OK && shaped.len == sy.len && shaped.status == sy.status,
+              "the steady way read a block the shaped reading does not");
+        hs_block with_facts = shaped;
+        with_facts.shape_facts = sy.facts;
+        for (int m = HS_METHOD_NONE; m <= HS_METHOD_CONNECT; m++) {
+            hs_framing g = hs_response_framing(&shaped, (hs_method_kind)m);
+            hs_framing f = hs_response_framing(&with_facts, (hs_method_kind)m);
+            CHECK(g.kind == f.kind && g.length == f.length && g.close_after == f.close_after,
+                  "the steady way frames the block otherwise");
+        }
+        hs_buf general = {0};
+        hs_shape next = NULL;
+        CHECK(hs_rewrite_shaped(preset(p), &o, &shaped, &req, &general, NULL, &next) ==
+                  HS_REWRITE_CHANGED && next == last_shape[p],
+              "the steady way rewrote a block the general way does not");
+        size_t at = 0;
+        for (int i = 0; i < sy.npieces; i++) {
+            CHECK(at + piece[i].iov_len <= general.len &&
+                      memcmp(general.p + at, piece[i].iov_base, piece[i].iov_len) == 0,
+                  "the steady way's piece %d differs from the general way's bytes", i);
+            at += piece[i].iov_len;
+        }
+        CHECK(at == general.len && sy.out_len == general.len,
+              "the steady way's block has another length");
+        hs_buf_free(&general);
+    }
+
+    size_t end = hs_block_end(buf, len, 0);
+    if (end == 0)
+        return 0;
+    if (hs_block_parse(buf, end, &in, NULL) != HS_BLOCK_OK)
+        return 0;
 
     hs_buf once = {0};
     hs_changes changes;

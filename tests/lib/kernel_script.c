@@ -7,6 +7,7 @@
  * same call, and a real socket cannot be told to be short at byte 217.
  */
 #include "kernel_script.h"
+#include "conn_internal.h"   /* hs_conn.steady_blocks */
 
 #include <errno.h>
 #include <stdarg.h>
@@ -1103,6 +1104,8 @@ char *ks_app_run(const ks_run *r, ks_kernel *ks, const ks_oracle *o,
             }
         }
     }
+    if (r->steady_blocks)
+        *r->steady_blocks += c->steady_blocks;
     hs_conn_free(c);
     return err;
 }

@@ -202,6 +202,9 @@ typedef struct ks_run {
      * feed_to[i] (in req_seed pieces). nfeed 0: all requests up front. */
     const size_t *feed_at, *feed_to;
     size_t nfeed;
+    unsigned long *steady_blocks;  /* not NULL: ks_app_run adds the
+                                      blocks that went the engine's steady
+                                      way (iomap.c) */
     unsigned sendfile_pct;     /* KS_SPLIT_RANDOM: this percentage of calls
                                   are sendfile from a file holding the
                                   stream (fd KS_STREAM_FD), with an offset
