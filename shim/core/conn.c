@@ -295,25 +295,3 @@ void hs_conn_commit_block(hs_conn *c, hs_decision *d, bool report)
     hs_conn_answered(c, d->framing.kind);
 }
 
-/* The steady state's decision (iomap.c, write_steady): a block of the
- * connection's shape that differs from the plan block only in values
- * (hs_rewrite_steady), answering a known request, with no event to build
- * from its fields. The rewritten block is then piece[0, st->npieces), and
- * its framing *f. False declines, for the general way. */
-bool hs_conn_decide_steady(hs_conn *c, const char *buf, size_t avail,
-                           struct iovec *piece, hs_steady *st, hs_framing *f)
-{
-    const hs_engine_config *cfg = c->cfg;
-    const hs_queued_request *q = hs_conn_front_request(c);
-    /* A REWRITE event reads the block's fields, which are not filled in
-     * here; report mode changes no call. */
-    if (!q || (cfg->on_event && !cfg->quiet_rewrites) || cfg->report)
-        return false;
-    if (!hs_rewrite_steady(cfg->policy, &cfg->rewrite, c->tls, c->shape, buf,
-                           avail, piece, st) ||
-        st->len > c->max_header)
-        return false;
-    if (!hs_framing_early(st->status, q->kind, f))
-        *f = hs_framing_final(st->status, q->kind, st->facts);
-    return true;
-}

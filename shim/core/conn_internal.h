@@ -7,6 +7,7 @@
 #define HS_CONN_INTERNAL_H
 
 #include "headershim.h"
+#include "http1_util.h"   /* hs_framing_early, hs_framing_final */
 
 /* IO-CONTRACT.md "Bounds". */
 #define HS_DEFAULT_MAX_HEADER 65536
@@ -131,8 +132,6 @@ void hs_conn_decide(hs_conn *c, const char *bytes, size_t len, hs_decision *d);
 size_t hs_conn_decide_stream(hs_conn *c, const char *bytes, size_t avail,
                              hs_decision *d);
 void hs_conn_commit_block(hs_conn *c, hs_decision *d, bool report);
-bool hs_conn_decide_steady(hs_conn *c, const char *buf, size_t avail,
-                           struct iovec *piece, hs_steady *st, hs_framing *f);
 bool hs_conn_hold(hs_conn *c, const char *p, size_t n);
 void hs_conn_unhold(hs_conn *c, size_t len);
 /* The current body is out: the next block, or no more HTTP after
@@ -224,6 +223,31 @@ static inline void hs_conn_pop_request(hs_conn *c, bool tunnel)
     c->qlen--;
 }
 void hs_conn_free_requests(hs_conn *c);
+
+/* The steady state's decision (iomap.c, write_steady): a block of the
+ * connection's shape that differs from the plan block only in values
+ * (hs_rewrite_steady), answering a known request, with no event to build
+ * from its fields. The rewritten block is then piece[0, st->npieces), and
+ * its framing *f. False declines, for the general way. Inline: it is one
+ * call of the steady state's few. */
+static inline bool hs_conn_decide_steady(hs_conn *c, const char *buf,
+                                         size_t avail, struct iovec *piece,
+                                         hs_steady *st, hs_framing *f)
+{
+    const hs_engine_config *cfg = c->cfg;
+    const hs_queued_request *q = hs_conn_front_request(c);
+    /* A REWRITE event reads the block's fields, which are not filled in
+     * here; report mode changes no call. */
+    if (!q || (cfg->on_event && !cfg->quiet_rewrites) || cfg->report)
+        return false;
+    if (!hs_rewrite_steady(cfg->policy, &cfg->rewrite, c->tls, c->shape, buf,
+                           avail, piece, st) ||
+        st->len > c->max_header)
+        return false;
+    if (!hs_framing_early(st->status, q->kind, f))
+        *f = hs_framing_final(st->status, q->kind, st->facts);
+    return true;
+}
 
 /* A block framed as kind went out (or is owed in full): a final one
  * answers the front request. */
