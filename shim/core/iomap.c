@@ -653,8 +653,7 @@ writev_steps(hs_conn *c, const hs_kernel *k, const hs_appv *a, int flags,
 static __attribute__((noinline)) ssize_t
 steady_short(hs_conn *c, const hs_kernel *k, const hs_appv *a, int flags,
              const struct iovec *v, const hs_steady *st, const hs_framing *f,
-             size_t span, const hs_frame *fr_block, const hs_frame *fr_end,
-             ssize_t kk)
+             size_t span, const hs_frame *fr_end, ssize_t kk)
 {
     for (int i = 0; i < st->npieces; i++) {
         memcpy(c->out.p + c->out.len, v[i].iov_base, v[i].iov_len);
@@ -674,8 +673,8 @@ steady_short(hs_conn *c, const hs_kernel *k, const hs_appv *a, int flags,
     s.block = true;
     s.block_app = st->len;
     s.block_out = c->out.len;
-    s.fr_block = *fr_block;
-    s.fr_end = *fr_end;
+    hs_frame_start(&s.fr_block, f);     /* (step_begin: the connection's) */
+    s.fr_end = span ? *fr_end : s.fr_block;
     s.span = span;
     s.span_pos = st->len;
     bool whole;
@@ -709,13 +708,16 @@ write_steady(hs_conn *c, const hs_kernel *k, const hs_appv *a, int flags,
     c->out.len = 0;
     if (st.out_len > c->out.cap && !hs_buf_reserve(&c->out, st.out_len))
         return false;
-    hs_frame fr_block = c->fr;
-    hs_frame_start(&fr_block, &f);
-    hs_frame fr_end = fr_block;
+    /* Where the body starts is the connection's frame started anew by
+     * the framing (made only when the kernel took the block); where it
+     * stands after the call's body bytes, fr_end. */
+    hs_frame fr_end;
     size_t span = a->total - st.len;
     if (span) {
         /* All of the rest must be this body: a second response in the
          * call, or a broken chunk, is the general way's. */
+        fr_end = c->fr;
+        hs_frame_start(&fr_end, &f);
         bool bad = false;
         if (hs_frame_advance(&fr_end, a, st.len, span, &bad) != span || bad)
             return false;
@@ -729,8 +731,7 @@ write_steady(hs_conn *c, const hs_kernel *k, const hs_appv *a, int flags,
     if (kk >= 0)
         c->steady_blocks++;
     if (kk >= 0 && (size_t)kk < st.out_len + span) {
-        *ret = steady_short(c, k, a, flags, v, &st, &f, span, &fr_block,
-                            &fr_end, kk);
+        *ret = steady_short(c, k, a, flags, v, &st, &f, span, &fr_end, kk);
         return true;
     }
     if (kk >= 0) {
@@ -738,7 +739,7 @@ write_steady(hs_conn *c, const hs_kernel *k, const hs_appv *a, int flags,
         c->pend.len = 0;
         c->pend_off = 0;
         c->held_scanned = 0;
-        c->fr = fr_block;
+        hs_frame_start(&c->fr, &f);
         unsigned long desyncs = c->desyncs;
         hs_conn_answered(c, f.kind);
         if (span && c->desyncs == desyncs)
