@@ -26,6 +26,7 @@
  * every time. Memory stays bounded: at most HS_PLAN_SLOTS plans of about
  * a kilobyte each.
  */
+#include "cpu.h"
 #include "http1_util.h"
 #include "rewrite_internal.h"
 
@@ -218,6 +219,9 @@ const hs_plan *hs_plan_keep(const hs_rw *rw, const hs_rewrite_opts *o,
                                  : b->status_line_len;
     if (seen_len > HS_PLAN_MAX_BLOCK)
         return NULL;
+#ifdef HS_HAVE_AVX2
+    hs_cpu_has_avx2();      /* asked now, for hs_rewrite_steady */
+#endif
     hs_plan *pl =
         calloc(1, sizeof *pl + names_len + ct_len + blob_cap + 2 * seen_len);
     if (!pl)
@@ -666,14 +670,17 @@ typedef struct hs_steady_read {
     int32_t grow[HS_STEADY_REREAD];
 } hs_steady_read;
 
+/* common_prefix, or its AVX2 variant. */
+typedef size_t prefix_fn(const char *a, const char *b, size_t n);
+
 static inline __attribute__((always_inline)) bool
 read_steady(const hs_plan *pl, const char *buf, size_t avail,
-            hs_steady_read *r)
+            hs_steady_read *r, prefix_fn *prefix)
 {
     const char *lim = buf + avail;
     bool crlf = (pl->head >> 17) & 1;
     const struct hs_plan_line *t = pl->lines;
-    size_t same_to = common_prefix(buf, pl->seen, avail < pl->seen_len
+    size_t same_to = prefix(buf, pl->seen, avail < pl->seen_len
                                                       ? avail : pl->seen_len);
     if (same_to < pl->status_len)
         return false;           /* the status line is the plan block's */
@@ -703,7 +710,7 @@ read_steady(const hs_plan *pl, const char *buf, size_t avail,
         size_t at = pl->line_end[i];
         size_t pos = (size_t)((ptrdiff_t)at + shift);
         size_t room = avail - pos, left = pl->seen_len - at;
-        same_to = at + common_prefix(buf + pos, pl->seen + at,
+        same_to = at + prefix(buf + pos, pl->seen + at,
                                      room < left ? room : left);
     }
     /* the blank line */
@@ -765,21 +772,95 @@ steady_pieces(const hs_plan *pl, const char *base, const hs_steady_read *r,
     return true;
 }
 
-bool hs_rewrite_steady(const hs_policy *p, const hs_rewrite_opts *o,
-                       bool tls, hs_shape shape, const char *buf,
-                       size_t avail, struct iovec *piece, hs_steady *st)
+static inline __attribute__((always_inline)) bool
+rewrite_steady(const hs_plan *pl, const hs_rewrite_opts *o, const char *buf,
+               size_t avail, struct iovec *piece, hs_steady *st,
+               prefix_fn *prefix)
 {
-    const hs_plan *pl = shape;
     hs_steady_read r;
-    if (!hs_plan_fits(pl, p, tls, o) || pl->noop ||
-        pl->nchanged > (HS_STEADY_PIECES - 2) / 2 ||
-        !read_steady(pl, buf, avail, &r) ||
+    if (!read_steady(pl, buf, avail, &r, prefix) ||
         !steady_pieces(pl, buf, &r, o, piece, st))
         return false;
     st->status = (int)(pl->head & 0xffff);
     /* The version and every framing line are the plan block's. */
     st->facts = &pl->facts;
     return true;
+}
+
+static __attribute__((noinline)) bool
+rewrite_steady_sse2(const hs_plan *pl, const hs_rewrite_opts *o,
+                    const char *buf, size_t avail, struct iovec *piece,
+                    hs_steady *st)
+{
+    return rewrite_steady(pl, o, buf, avail, piece, st, common_prefix);
+}
+
+#ifdef HS_HAVE_AVX2
+#include <immintrin.h>
+
+/* common_prefix, sixty-four bytes a step: the block is compared twice a
+ * response (up to the line that differs, and after it), a few hundred
+ * bytes, and with AVX2 a compare takes its operand from memory as it is
+ * (SSE2 loads it first) and covers twice the bytes. */
+__attribute__((target("avx2,bmi"))) static inline size_t
+common_prefix_avx2(const char *a, const char *b, size_t n)
+{
+#define HS_EQ32(x, y)                                                         \
+    _mm256_cmpeq_epi8(_mm256_loadu_si256((const __m256i *)(const void *)(x)), \
+                      _mm256_loadu_si256((const __m256i *)(const void *)(y)))
+    size_t k = 0;
+    for (; k + 64 <= n; k += 64) {
+        __m256i lo = HS_EQ32(a + k, b + k), hi = HS_EQ32(a + k + 32, b + k + 32);
+        if ((unsigned)_mm256_movemask_epi8(_mm256_and_si256(lo, hi)) != ~0u) {
+            unsigned ne = ~(unsigned)_mm256_movemask_epi8(lo);
+            if (ne)
+                return k + (size_t)__builtin_ctz(ne);
+            return k + 32 +
+                   (size_t)__builtin_ctz(~(unsigned)_mm256_movemask_epi8(hi));
+        }
+    }
+    if (k + 32 <= n) {
+        unsigned ne = ~(unsigned)_mm256_movemask_epi8(HS_EQ32(a + k, b + k));
+        if (ne)
+            return k + (size_t)__builtin_ctz(ne);
+        k += 32;
+    }
+    if (k < n && n >= 32) {
+        /* the last step overlaps the one before it */
+        size_t t = n - 32;
+        unsigned ne = ~(unsigned)_mm256_movemask_epi8(HS_EQ32(a + t, b + t));
+        ne &= ~0u << (k - t);           /* the bytes not compared yet */
+        return ne ? t + (size_t)__builtin_ctz(ne) : n;
+    }
+#undef HS_EQ32
+    return k + common_prefix(a + k, b + k, n - k);
+}
+
+__attribute__((target("avx2,bmi"), noinline)) static bool
+rewrite_steady_avx2(const hs_plan *pl, const hs_rewrite_opts *o,
+                    const char *buf, size_t avail, struct iovec *piece,
+                    hs_steady *st)
+{
+    return rewrite_steady(pl, o, buf, avail, piece, st, common_prefix_avx2);
+}
+#endif
+
+/* Checks the plan, then goes to the variant the CPU runs best: a tail
+ * call, so that the way there costs no frame. The CPU was asked when the
+ * plan was kept (a call here would need a frame); not asked, SSE2. */
+bool hs_rewrite_steady(const hs_policy *p, const hs_rewrite_opts *o,
+                       bool tls, hs_shape shape, const char *buf,
+                       size_t avail, struct iovec *piece, hs_steady *st)
+{
+    const hs_plan *pl = shape;
+    if (!hs_plan_fits(pl, p, tls, o) || pl->noop ||
+        pl->nchanged > (HS_STEADY_PIECES - 2) / 2)
+        return false;
+#ifdef HS_HAVE_AVX2
+    if (atomic_load_explicit(&hs_cpu_avx2, memory_order_relaxed) == 2)
+        return rewrite_steady_avx2(pl, o, buf, avail, piece, st);
+#endif
+    return rewrite_steady_sse2(pl, o, buf, avail, piece, st);
 }
 
 uint32_t hs_shape_framing(const hs_block *b)
