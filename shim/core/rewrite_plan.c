@@ -808,6 +808,8 @@ common_prefix_avx2(const char *a, const char *b, size_t n)
 #define HS_EQ32(x, y)                                                         \
     _mm256_cmpeq_epi8(_mm256_loadu_si256((const __m256i *)(const void *)(x)), \
                       _mm256_loadu_si256((const __m256i *)(const void *)(y)))
+    if (n < 32)
+        return common_prefix(a, b, n);
     size_t k = 0;
     for (; k + 64 <= n; k += 64) {
         __m256i lo = HS_EQ32(a + k, b + k), hi = HS_EQ32(a + k + 32, b + k + 32);
@@ -825,7 +827,7 @@ common_prefix_avx2(const char *a, const char *b, size_t n)
             return k + (size_t)__builtin_ctz(ne);
         k += 32;
     }
-    if (k < n && n >= 32) {
+    if (k < n) {
         /* the last step overlaps the one before it */
         size_t t = n - 32;
         unsigned ne = ~(unsigned)_mm256_movemask_epi8(HS_EQ32(a + t, b + t));
@@ -833,7 +835,7 @@ common_prefix_avx2(const char *a, const char *b, size_t n)
         return ne ? t + (size_t)__builtin_ctz(ne) : n;
     }
 #undef HS_EQ32
-    return k + common_prefix(a + k, b + k, n - k);
+    return n;
 }
 
 __attribute__((target("avx2,bmi"), noinline)) static bool
