@@ -652,40 +652,52 @@ static bool parse_as(const hs_plan *pl, const char *buf, size_t avail,
  *
  * A server answering request after request sends blocks that differ from
  * the plan block only in a few values (Date, and per resource ETag and
- * Last-Modified). read_steady is parse_as for those alone: it reads a line
- * again only when its difference lies inside its value and the line is no
- * framing or Content-Type line, and fills in no fields; the plan's output
- * needs only where its changed lines sit, which follows from the lines
- * read again (steady_pieces). Anything else declines, and parse_as or the
- * general parser reads the block. Where it reads, it reads as parse_as
- * does: the same bytes accepted, the same lines. */
-
-/* The lines read again, line[k] (ascending) being grow[k] bytes longer
- * (or shorter) than the plan block's. */
-#define HS_STEADY_REREAD 8
-typedef struct hs_steady_read {
-    size_t len;                         /* the block, blank line included */
-    unsigned n;
-    uint8_t line[HS_STEADY_REREAD];
-    int32_t grow[HS_STEADY_REREAD];
-} hs_steady_read;
+ * Last-Modified). rewrite_steady is parse_as for those alone, and the
+ * plan's output made as it reads: it reads a line again only when its
+ * difference lies inside its value and the line is no framing or
+ * Content-Type line, fills in no fields, and writes the output as pieces
+ * (hs_rw_emit_plan's bytes, without a copy): runs of the block between
+ * the plan's changed lines, and the plan's written and added lines. A
+ * changed line sits at the plan block's place for it, moved by what the
+ * lines read again before it grew. Anything else declines, and parse_as
+ * or the general parser reads the block. Where it reads, it reads as
+ * parse_as does: the same bytes accepted, the same lines. */
 
 /* common_prefix, or its AVX2 variant. */
 typedef size_t prefix_fn(const char *a, const char *b, size_t n);
 
+/* The pieces for the plan's changed line `line`, at block offset at and
+ * len bytes long: the block's run before it, then its written line if
+ * any. */
+#define STEADY_CHANGED(LINE, AT, LEN)                                        \
+    do {                                                                     \
+        if ((AT) > from)                                                     \
+            piece[n++] = (struct iovec){(void *)(buf + from), (AT) - from}; \
+        from = (AT) + (LEN);                                                 \
+        if (pl->text[LINE].len)                                              \
+            piece[n++] = (struct iovec){(void *)pl->text[LINE].p,           \
+                                        pl->text[LINE].len};                \
+    } while (0)
+
 static inline __attribute__((always_inline)) bool
-read_steady(const hs_plan *pl, const char *buf, size_t avail,
-            hs_steady_read *r, prefix_fn *prefix)
+rewrite_steady(const hs_plan *pl, const hs_rewrite_opts *o, const char *buf,
+               size_t avail, struct iovec *piece, hs_steady *st,
+               prefix_fn *prefix)
 {
     const char *lim = buf + avail;
     bool crlf = (pl->head >> 17) & 1;
     const struct hs_plan_line *t = pl->lines;
     size_t same_to = prefix(buf, pl->seen, avail < pl->seen_len
-                                                      ? avail : pl->seen_len);
+                                               ? avail : pl->seen_len);
     if (same_to < pl->status_len)
         return false;           /* the status line is the plan block's */
     ptrdiff_t shift = 0;
-    r->n = 0;
+    /* the output's size: the plan's, less what changed lines read again
+     * grew */
+    ptrdiff_t size = pl->out_grow;
+    size_t from = 0;            /* the block's first byte in no piece yet */
+    unsigned c = 0, nc = pl->nchanged;  /* the next changed line */
+    int n = 0;
     while (same_to < pl->seen_len) {
         /* Line i differs, from plan offset same_to on: its name, colon
          * and the blanks before its value are the plan block's when the
@@ -695,23 +707,32 @@ read_steady(const hs_plan *pl, const char *buf, size_t avail,
          * blanks first when that byte differs: no line end among them). */
         size_t i = pl->line_of[same_to];
         if (same_to < t[i].value_off || (pl->framing_lines >> i & 1) ||
-            (int)i == pl->ct || r->n == HS_STEADY_REREAD)
+            (int)i == pl->ct)
             return false;
-        const char *p = buf + (ptrdiff_t)t[i].line_off + shift;
-        const char *nl = line_end(p + (t[i].value_off - t[i].line_off), lim,
-                                  crlf);
+        size_t at = (size_t)((ptrdiff_t)t[i].line_off + shift);
+        const char *nl = line_end(buf + at + (t[i].value_off - t[i].line_off),
+                                  lim, crlf);
         if (!nl)
             return false;
-        ptrdiff_t grow = (nl + 1 - p) - (ptrdiff_t)t[i].line_len;
-        r->line[r->n] = (uint8_t)i;
-        r->grow[r->n++] = (int32_t)grow;
+        size_t len = (size_t)(nl + 1 - (buf + at));
+        /* the changed lines before it sit where the shift so far says */
+        for (; c < nc && pl->changed[c] < i; c++) {
+            unsigned line = pl->changed[c];
+            STEADY_CHANGED(line, (size_t)((ptrdiff_t)t[line].line_off + shift),
+                           t[line].line_len);
+        }
+        ptrdiff_t grow = (ptrdiff_t)len - (ptrdiff_t)t[i].line_len;
+        if (c < nc && pl->changed[c] == i) {
+            STEADY_CHANGED(i, at, len);
+            size -= grow;
+            c++;
+        }
         shift += grow;
         /* the compare resumes at the next line */
-        size_t at = pl->line_end[i];
-        size_t pos = (size_t)((ptrdiff_t)at + shift);
-        size_t room = avail - pos, left = pl->seen_len - at;
-        same_to = at + prefix(buf + pos, pl->seen + at,
-                                     room < left ? room : left);
+        size_t next = pl->line_end[i];
+        size_t pos = at + len, room = avail - pos, left = pl->seen_len - next;
+        same_to = next + prefix(buf + pos, pl->seen + next,
+                                room < left ? room : left);
     }
     /* the blank line */
     size_t pos = (size_t)((ptrdiff_t)pl->seen_len + shift);
@@ -720,72 +741,30 @@ read_steady(const hs_plan *pl, const char *buf, size_t avail,
         return false;
     if (pl->has_te && (pl->ncl || buf[7] == '0'))
         return false;
-    r->len = pos + 1 + crlf;
-    return true;
-}
-
-/* The plan's block for a block read the steady way at base, without a
- * copy: runs of the block between its changed lines, the plan's written
- * lines and added lines (hs_rw_emit_plan's bytes, as pieces). Where a
- * changed line sits is the plan block's place for it, moved by what the
- * lines read again before it grew. False where the general way has
- * something to say: over max_output, or of the block's own size (which
- * may be the block unchanged). */
-static inline __attribute__((always_inline)) bool
-steady_pieces(const hs_plan *pl, const char *base, const hs_steady_read *r,
-              const hs_rewrite_opts *o, struct iovec *piece, hs_steady *st)
-{
-    ptrdiff_t shift = 0;
-    unsigned k = 0;
-    int n = 0;
-    size_t from = 0;
-    /* the new block's size: the plan's output, less what changed lines
-     * read again grew */
-    ptrdiff_t size = (ptrdiff_t)r->len + pl->out_grow;
-    for (size_t i = 0; i < pl->nchanged; i++) {
-        unsigned line = pl->changed[i];
-        while (k < r->n && r->line[k] < line)
-            shift += r->grow[k++];
-        size_t at = (size_t)((ptrdiff_t)pl->lines[line].line_off + shift);
-        size_t len = pl->lines[line].line_len;
-        if (k < r->n && r->line[k] == line)
-            len = (size_t)((ptrdiff_t)len + r->grow[k]);
-        if (at > from)
-            piece[n++] = (struct iovec){(void *)(base + from), at - from};
-        size -= (ptrdiff_t)len - (ptrdiff_t)pl->lines[line].line_len;
-        from = at + len;
-        if (pl->text[line].len)
-            piece[n++] = (struct iovec){(void *)pl->text[line].p,
-                                        pl->text[line].len};
+    for (; c < nc; c++) {
+        unsigned line = pl->changed[c];
+        STEADY_CHANGED(line, (size_t)((ptrdiff_t)t[line].line_off + shift),
+                       t[line].line_len);
     }
-    bool crlf = (pl->head >> 17) & 1;
-    size_t tail = r->len - 1 - crlf;    /* the block less its blank line */
-    if (tail > from)
-        piece[n++] = (struct iovec){(void *)(base + from), tail - from};
+    if (pos > from)
+        piece[n++] = (struct iovec){(void *)(buf + from), pos - from};
     piece[n++] = (struct iovec){(void *)pl->blob, pl->blob_len};
+    size_t len = pos + 1 + crlf;
+    size += (ptrdiff_t)len;
+    /* Over max_output, the general way says so; of the block's own size,
+     * it may be the block unchanged, which the general way tells. */
     size_t max = (o && o->max_output) ? o->max_output : HS_DEFAULT_MAX_OUTPUT;
-    if ((size_t)size > max || (size_t)size == r->len)
+    if ((size_t)size > max || (size_t)size == len)
         return false;
-    st->len = r->len;
+    st->len = len;
     st->npieces = n;
     st->out_len = (size_t)size;
-    return true;
-}
-
-static inline __attribute__((always_inline)) bool
-rewrite_steady(const hs_plan *pl, const hs_rewrite_opts *o, const char *buf,
-               size_t avail, struct iovec *piece, hs_steady *st,
-               prefix_fn *prefix)
-{
-    hs_steady_read r;
-    if (!read_steady(pl, buf, avail, &r, prefix) ||
-        !steady_pieces(pl, buf, &r, o, piece, st))
-        return false;
     st->status = (int)(pl->head & 0xffff);
     /* The version and every framing line are the plan block's. */
     st->facts = &pl->facts;
     return true;
 }
+#undef STEADY_CHANGED
 
 static __attribute__((noinline)) bool
 rewrite_steady_sse2(const hs_plan *pl, const hs_rewrite_opts *o,
