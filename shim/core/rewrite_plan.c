@@ -672,10 +672,10 @@ typedef size_t prefix_fn(const char *a, const char *b, size_t n);
 #define STEADY_CHANGED(LINE, AT, LEN)                                        \
     do {                                                                     \
         if ((AT) > from)                                                     \
-            piece[n++] = (struct iovec){(void *)(buf + from), (AT) - from}; \
+            *pc++ = (struct iovec){(void *)(buf + from), (AT) - from}; \
         from = (AT) + (LEN);                                                 \
         if (pl->text[LINE].len)                                              \
-            piece[n++] = (struct iovec){(void *)pl->text[LINE].p,           \
+            *pc++ = (struct iovec){(void *)pl->text[LINE].p,           \
                                         pl->text[LINE].len};                \
     } while (0)
 
@@ -697,7 +697,7 @@ rewrite_steady(const hs_plan *pl, const hs_rewrite_opts *o, const char *buf,
     ptrdiff_t size = pl->out_grow;
     size_t from = 0;            /* the block's first byte in no piece yet */
     unsigned c = 0, nc = pl->nchanged;  /* the next changed line */
-    int n = 0;
+    struct iovec *pc = piece;
     while (same_to < pl->seen_len) {
         /* Line i differs, from plan offset same_to on: its name, colon
          * and the blanks before its value are the plan block's when the
@@ -747,8 +747,8 @@ rewrite_steady(const hs_plan *pl, const hs_rewrite_opts *o, const char *buf,
                        t[line].line_len);
     }
     if (pos > from)
-        piece[n++] = (struct iovec){(void *)(buf + from), pos - from};
-    piece[n++] = (struct iovec){(void *)pl->blob, pl->blob_len};
+        *pc++ = (struct iovec){(void *)(buf + from), pos - from};
+    *pc++ = (struct iovec){(void *)pl->blob, pl->blob_len};
     size_t len = pos + 1 + crlf;
     size += (ptrdiff_t)len;
     /* Over max_output, the general way says so; of the block's own size,
@@ -757,7 +757,7 @@ rewrite_steady(const hs_plan *pl, const hs_rewrite_opts *o, const char *buf,
     if ((size_t)size > max || (size_t)size == len)
         return false;
     st->len = len;
-    st->npieces = n;
+    st->npieces = (int)(pc - piece);
     st->out_len = (size_t)size;
     st->status = (int)(pl->head & 0xffff);
     /* The version and every framing line are the plan block's. */
