@@ -423,6 +423,7 @@ typedef struct hs_steady {
     size_t len;                      /* the block, blank line included */
     int status;
     const hs_framing_facts *facts;   /* what its framing lines say */
+    const hs_framing *framing_other; /* its framing for HS_METHOD_OTHER */
     int npieces;
     size_t out_len;                  /* the rewritten block's bytes */
 } hs_steady;

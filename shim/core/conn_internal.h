@@ -244,7 +244,9 @@ static inline bool hs_conn_decide_steady(hs_conn *c, const char *buf,
                            avail, piece, st) ||
         st->len > c->max_header)
         return false;
-    if (!hs_framing_early(st->status, q->kind, f))
+    if (q->kind == HS_METHOD_OTHER)
+        *f = *st->framing_other;
+    else if (!hs_framing_early(st->status, q->kind, f))
         *f = hs_framing_final(st->status, q->kind, st->facts);
     return true;
 }

@@ -120,6 +120,8 @@ typedef struct hs_plan {
                                            Content-Length or
                                            Transfer-Encoding line */
     hs_framing_facts facts;             /* what its framing lines say */
+    hs_framing framing_other;           /* its framing for a GET, POST ...
+                                           (HS_METHOD_OTHER) */
     /* The block the plan was made from, which parsed: a line of a later
      * block equal to its line byte for byte is known good, and its value
      * sits where it sat (hs_block_parse_shaped). */

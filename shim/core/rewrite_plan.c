@@ -281,6 +281,9 @@ const hs_plan *hs_plan_keep(const hs_rw *rw, const hs_rewrite_opts *o,
             pl->cl_value = x;
     }
     pl->facts = hs_block_framing_facts(b);
+    if (!hs_framing_early(b->status, HS_METHOD_OTHER, &pl->framing_other))
+        pl->framing_other =
+            hs_framing_final(b->status, HS_METHOD_OTHER, &pl->facts);
     pl->noop = !rw->dirty;
 
     /* The change record as hs_rw_emit fills it: removed names (once each,
@@ -762,6 +765,7 @@ rewrite_steady(const hs_plan *pl, const hs_rewrite_opts *o, const char *buf,
     st->status = (int)(pl->head & 0xffff);
     /* The version and every framing line are the plan block's. */
     st->facts = &pl->facts;
+    st->framing_other = &pl->framing_other;
     return true;
 }
 #undef STEADY_CHANGED

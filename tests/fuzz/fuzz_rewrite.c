@@ -154,6 +154,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             hs_framing f = hs_response_framing(&with_facts, (hs_method_kind)m);
             CHECK(g.kind == f.kind && g.length == f.length && g.close_after == f.close_after,
                   "the steady way frames the block otherwise");
+            if (m == HS_METHOD_OTHER)
+                CHECK(g.kind == sy.framing_other->kind &&
+                          g.length == sy.framing_other->length &&
+                          g.close_after == sy.framing_other->close_after,
+                      "the steady way's framing for a GET differs");
         }
         hs_buf general = {0};
         hs_shape next = NULL;

@@ -64,6 +64,10 @@ static bool steady_agrees(hs_policy *pol, const hs_rewrite_opts *o, bool tls,
         hs_framing s = hs_response_framing(&with_facts, (hs_method_kind)m);
         ck_assert(g.kind == s.kind && g.length == s.length &&
                   g.close_after == s.close_after);
+        if (m == HS_METHOD_OTHER)
+            ck_assert(g.kind == st.framing_other->kind &&
+                      g.length == st.framing_other->length &&
+                      g.close_after == st.framing_other->close_after);
     }
 
     hs_buf out = {0};
