@@ -251,12 +251,14 @@ hs_method_kind hs_method_kind_of(hs_str method)
  * that byte could start a framing field.
  *
  * One pass classifies the head 64 bytes at a time into a bit mask of its
- * bytes 0x00..0x0F (SSE2: OR 0x0F, compare with 0x0F), which are CR, LF,
- * and the NUL, HTAB and other controls that send a head to the careful
- * parse. Lines are walked by the first byte of each run of such bytes:
- * it must be the CR of a CRLF or an LF, and the byte after the line end
- * is the next line's first byte, so every byte of the mask up to the head
- * end is judged exactly once. A line's first byte is then looked up:
+ * bytes 0x00..0x0F, the low bytes, which are CR, LF, and the NUL, HTAB
+ * and other controls that send a head to the careful parse (the mask
+ * holds their complement: SSE2 sets the top bit of exactly the other
+ * bytes with one saturating add). Lines are walked by the first byte of
+ * each run of low bytes: it must be the CR of a CRLF or an LF, and the
+ * byte after the line end is the next line's first byte, so every byte
+ * of the mask up to the head end is judged exactly once. A line's first
+ * byte is then looked up:
  *
  * - CR or LF: the blank line, the head ends.
  * - c, t or u (any case): it may start Content-Length, Transfer-Encoding
@@ -287,43 +289,47 @@ hs_method_kind hs_method_kind_of(hs_str method)
  *
  * Cost (valgrind --tool=callgrind, bench_engine's request cases, which
  * read a request, take its view and pop it; gcc 12 -O2): the whole
- * request side ~340 instructions for wrk's 43-byte request and ~910 for
+ * request side ~275 instructions for wrk's 43-byte request and ~710 for
  * the 751-byte, 15-field browser request of bench/servers (the careful
- * parse: ~1,090 and ~5,590). The scan itself is ~190 (SSE2: one window)
- * and ~760 (AVX2): ~170 fixed (request line, set-up), ~20 per 64-byte
- * window and ~20 per field line; SSE2 alone costs ~180 more on the
- * browser request. That is still above the ~500 hoped for: classifying
- * takes a few instructions per 32 bytes, and each line needs its end
- * found and checked and its first byte looked up.
+ * parse: ~1,090 and ~5,590). The scan itself is ~140 (SSE2: one window)
+ * and ~570 (AVX2): ~115 fixed (set-up, request line, the end), ~17 per
+ * later window and ~15 per field line (~25 when it starts with c, t or
+ * u); SSE2 alone costs ~150 more on the browser request. The fixed part
+ * is mostly the request line's checks and the register saves a loop
+ * with this many values needs; the rest is each line's end checked and
+ * its first byte looked up.
  * --------------------------------------------------------------------- */
 
 #if defined(__SSE2__) && !defined(HS_HTTP1_NO_SIMD)
 #include <emmintrin.h>
 
-/* Bytes 0x00..0x0F of the 16 at p. */
-static inline uint64_t low16(const char *p)
+/* Bytes 0x10..0xFF of the 16 at p, the complement of the low bytes: an
+ * unsigned saturating add of 0x70 sets the top bit of exactly those, so
+ * one instruction classifies 16 bytes. */
+static inline uint64_t high16(const char *p)
 {
     __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
-    __m128i f = _mm_set1_epi8(0x0f);
     return (unsigned)_mm_movemask_epi8(
-        _mm_cmpeq_epi8(_mm_or_si128(v, f), f));
+        _mm_adds_epu8(v, _mm_set1_epi8(0x70)));
 }
 
-/* Bytes of the 16 at p that no request target holds: SP, CTLs, DEL. */
+/* Bytes of the 16 at p that no request target holds: SP, CTLs, DEL. The
+ * complement of 0x21..0x7E and obs-text: adding 0x5F with unsigned
+ * saturation sets the top bit of the bytes from 0x21 on, DEL aside. */
 static inline unsigned bad_target16(const char *p)
 {
     __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
-    __m128i sp = _mm_set1_epi8(' ');
-    __m128i low = _mm_cmpeq_epi8(_mm_max_epu8(v, sp), sp);
+    __m128i above_sp = _mm_adds_epu8(v, _mm_set1_epi8(0x5f));
     __m128i del = _mm_cmpeq_epi8(v, _mm_set1_epi8(0x7f));
-    return (unsigned)_mm_movemask_epi8(_mm_or_si128(low, del));
+    return (unsigned)_mm_movemask_epi8(_mm_andnot_si128(del, above_sp)) ^
+           0xffff;
 }
 #else
-static inline uint64_t low16(const char *p)
+static inline uint64_t high16(const char *p)
 {
     uint64_t m = 0;
     for (int i = 0; i < 16; i++)
-        m |= (uint64_t)((unsigned char)p[i] <= 0x0f) << i;
+        m |= (uint64_t)((unsigned char)p[i] > 0x0f) << i;
     return m;
 }
 
@@ -336,13 +342,15 @@ static inline unsigned bad_target16(const char *p)
 }
 #endif
 
-/* The low-byte mask of the 64 bytes at p. */
-typedef uint64_t low64_fn(const char *p);
+/* The mask of bytes 0x10..0xFF (the complement of the low bytes) of the
+ * 64 bytes at p. The scan works on it directly: a run of low bytes starts
+ * at a zero bit whose neighbour below is a one (window_starts). */
+typedef uint64_t high64_fn(const char *p);
 
-static inline __attribute__((always_inline)) uint64_t low64(const char *p)
+static inline __attribute__((always_inline)) uint64_t high64(const char *p)
 {
-    return low16(p) | low16(p + 16) << 16 | low16(p + 32) << 32 |
-           low16(p + 48) << 48;
+    return high16(p) | high16(p + 16) << 16 | high16(p + 32) << 32 |
+           high16(p + 48) << 48;
 }
 
 /* With AVX2, 32 bytes a step: the classification is most of the scan's
@@ -354,15 +362,13 @@ static inline __attribute__((always_inline)) uint64_t low64(const char *p)
 #include <stdatomic.h>
 
 __attribute__((target("avx2"))) static inline uint64_t
-low64_avx2(const char *p)
+high64_avx2(const char *p)
 {
-    __m256i f = _mm256_set1_epi8(0x0f);
+    __m256i k = _mm256_set1_epi8(0x70); /* as in high16 */
     __m256i a = _mm256_loadu_si256((const __m256i *)(const void *)p);
     __m256i b = _mm256_loadu_si256((const __m256i *)(const void *)(p + 32));
-    uint64_t lo = (uint32_t)_mm256_movemask_epi8(
-        _mm256_cmpeq_epi8(_mm256_or_si256(a, f), f));
-    uint64_t hi = (uint32_t)_mm256_movemask_epi8(
-        _mm256_cmpeq_epi8(_mm256_or_si256(b, f), f));
+    uint64_t lo = (uint32_t)_mm256_movemask_epi8(_mm256_adds_epu8(a, k));
+    uint64_t hi = (uint32_t)_mm256_movemask_epi8(_mm256_adds_epu8(b, k));
     return lo | hi << 32;
 }
 
@@ -386,36 +392,45 @@ static inline bool cpu_has_avx2(void)
 }
 #endif
 
-/* The mask of buf[base .. min(base + 64, len)), len >= 16: bits past len
- * are 0, and no byte outside buf[0, len) is read (a short window is read
- * as the bytes that end at len, shifted). */
+/* Runs of low bytes, by their first byte, in the first window, buf[0,
+ * min(64, scan)) (scan >= 16); no byte from scan on is looked at. */
 static inline __attribute__((always_inline)) uint64_t
-low_window(const char *buf, size_t len, size_t base, low64_fn *low64_of)
+first_window_starts(const char *buf, size_t scan, high64_fn *high64_of)
 {
-    size_t have = len - base;
-    if (have >= 64)
-        return low64_of(buf + base);
-    if (len >= 64)
-        return low64_of(buf + len - 64) >> (64 - have);
-    /* buf is under 64 bytes (base is 0): 16-byte chunks from the start
-     * and the 16 bytes that end at len (which may overlap them: the same
-     * bytes give the same bits). */
-    uint64_t m = low16(buf) | low16(buf + len - 16) << (len - 16);
-    if (len > 32)
-        m |= low16(buf + 16) << 16;
-    if (len > 48)
-        m |= low16(buf + 32) << 32;
-    return m;
+    uint64_t h;
+    if (scan >= 64) {
+        h = high64_of(buf);
+    } else {
+        /* 16-byte chunks from the start and the 16 bytes that end at
+         * scan (which may overlap them: the same bytes give the same
+         * bits), above which the bits are set: no run starts there. */
+        h = high16(buf) | (high16(buf + scan - 16) | ~(uint64_t)0xffff)
+                              << (scan - 16);
+        if (scan > 32)
+            h |= high16(buf + 16) << 16;
+        if (scan > 48)
+            h |= high16(buf + 32) << 32;
+    }
+    /* A low byte after a high one, or at the start. */
+    return ~h & (h << 1 | 1);
 }
 
-/* Runs of low bytes in the window at base, by their first byte: m is the
- * window's mask, *carry says the window before ended in a low byte (and
- * is set for the next). */
-static inline uint64_t run_starts(uint64_t m, uint64_t *carry)
+/* The run starts of a later window: the 64 bytes from w, 63 on from the
+ * window before, whose last byte is the first here, so that a run that
+ * goes on from there is not taken to start here. Windows overlap by that
+ * byte rather than carry it from one to the next: a value less for the
+ * scan loop to hold. Only w[0, n) is looked at (n >= 2; when n < 64, the
+ * 64 bytes that end at w + n are read, shifted, with the bits from n on
+ * set). */
+static inline __attribute__((always_inline)) uint64_t
+window_starts(const char *w, size_t n, high64_fn *high64_of)
 {
-    uint64_t starts = m & ~(m << 1 | *carry);
-    *carry = m >> 63;
-    return starts;
+    uint64_t h = __builtin_expect(n >= 64, 1)
+                     ? high64_of(w)
+                     : ~(~high64_of(w + n - 64) >> (64 - n));
+    /* A low byte after a high one; bit 0 is never set: the byte there
+     * was judged in the window before. */
+    return ~h & h << 1;
 }
 
 /* What a line's first byte says (the table below). */
@@ -485,11 +500,25 @@ static inline bool is8(const char *p, const char *lit, const char *mask)
 
 #define LETTERS8 "\x20\x20\x20\x20\x20\x20\x20\x20"
 
-#define NO_LENGTH UINT64_MAX
-
 /* What a field line whose first byte is c, t or u turns out to be. */
 #define LINE_OTHER_FIELD UINT64_MAX       /* no framing field */
 #define LINE_GO_CAREFUL (UINT64_MAX - 1)  /* for hs_request_parse */
+
+/* Per first byte c, t or u (the line class): the framing field name's
+ * length and its first 8 bytes, letters OR-ed with 0x20, with the masks
+ * that compare them (Upgrade's 8th byte is ignored: its and-mask byte is
+ * 0). One table, so that the scan loop holds one address for it. */
+static const struct framing_name {
+    uint64_t first8, or8, and8;
+    size_t len;
+} framing_names[] = {
+    [LINE_C] = {0x2d746e65746e6f63ull, /* "content-" */
+                0x0020202020202020ull, UINT64_MAX, 14},
+    [LINE_T] = {0x726566736e617274ull, /* "transfer" */
+                0x2020202020202020ull, UINT64_MAX, 17},
+    [LINE_U] = {0x0065646172677075ull, /* "upgrade" */
+                0x0020202020202020ull, 0x00ffffffffffffffull, 7},
+};
 
 /* Whether p[0, n) starts with the name lit (lowercase, n >= its length
  * already checked), letters in any case; the first 8 bytes were already
@@ -511,11 +540,10 @@ static bool framing_name_rest(const char *p, unsigned cls)
  * Transfer-Encoding, Upgrade, a Content-Length that is not one plain
  * number, and a framing name followed by a byte that is neither ':' nor
  * a tchar ("Content-Length : 5": some server might read it as the field). */
-static uint64_t framing_line_rest(const char *p, size_t n, unsigned cls)
+static __attribute__((noinline, cold)) uint64_t
+framing_line_rest(const char *p, size_t n, unsigned cls)
 {
-    static const unsigned char name_len[] = {[LINE_C] = 14, [LINE_T] = 17,
-                                             [LINE_U] = 7};
-    size_t nl = name_len[cls];
+    size_t nl = framing_names[cls].len;
     if (!framing_name_rest(p, cls))
         return LINE_OTHER_FIELD;
     if (n > nl && hs_http1_tchar[(unsigned char)p[nl]])
@@ -535,64 +563,34 @@ static uint64_t framing_line_rest(const char *p, size_t n, unsigned cls)
     return i == n && digits - 1 < 18 ? x : LINE_GO_CAREFUL;
 }
 
-/* The first 8 bytes of each framing field name, letters OR-ed with
- * 0x20; Upgrade's 8th byte is ignored (its and-mask byte is 0). */
-static const uint64_t name8[] = {
-    [LINE_C] = 0x2d746e65746e6f63ull,  /* "content-" */
-    [LINE_T] = 0x726566736e617274ull,  /* "transfer" */
-    [LINE_U] = 0x0065646172677075ull,  /* "upgrade" */
-};
-static const uint64_t name8_or[] = {
-    [LINE_C] = 0x0020202020202020ull,
-    [LINE_T] = 0x2020202020202020ull,
-    [LINE_U] = 0x0020202020202020ull,
-};
-static const uint64_t name8_and[] = {
-    [LINE_C] = UINT64_MAX,
-    [LINE_T] = UINT64_MAX,
-    [LINE_U] = 0x00ffffffffffffffull,
-};
-
-/* Whether the 8 bytes at p (a line whose first byte is c, t or u: cls)
- * may start a framing field name. Most such lines (Cookie, Connection,
- * User-Agent, Cache-Control) differ in them, and need no more. The bytes
- * may reach past a short line: a CR or LF never passes for a letter or
- * '-' here, so a "no" is always right. */
-static inline bool may_name_framing(const char *p, unsigned cls)
-{
-    return ((load8_le(p) | name8_or[cls]) & name8_and[cls]) == name8[cls];
-}
-
 /* A field line p[0, n) (content only) whose first byte is c, t or u
- * (cls): a Content-Length value, LINE_OTHER_FIELD or LINE_GO_CAREFUL. */
-static __attribute__((noinline)) uint64_t
+ * (cls): a Content-Length value, LINE_OTHER_FIELD or LINE_GO_CAREFUL.
+ * Most such lines (Cookie, Connection, User-Agent, Cache-Control) are
+ * too short or differ in the first 8 bytes, and need no more. */
+static inline __attribute__((always_inline)) uint64_t
 framing_line(const char *p, size_t n, unsigned cls)
 {
-    static const unsigned char min_len[] = {[LINE_C] = 14, [LINE_T] = 17,
-                                            [LINE_U] = 7};
-    if (n < min_len[cls] || !may_name_framing(p, cls))
+    const struct framing_name *f = &framing_names[cls];
+    if (n < f->len || ((load8_le(p) | f->or8) & f->and8) != f->first8)
         return LINE_OTHER_FIELD;
     return framing_line_rest(p, n, cls);
 }
 
-/* at = the first byte of the next run, refilling the window (see
- * quick_scan); gives the head up (false) when no run is left before scan.
- * A macro, so that giving up returns from quick_scan and the common path
- * carries no "none" value to test. */
+/* at = the first byte of the next run (a pointer), reading windows on
+ * as needed (see quick_scan: win is the byte of bit 0 of the window, and
+ * left the number of bytes from there to scan); gives the head up (false)
+ * when no run is left before scan. A macro, so that giving up returns
+ * from quick_scan and the common path carries no "none" value to test. */
 #define NEXT_RUN_OR_GIVE_UP(at)                                              \
     do {                                                                     \
-        while (!starts) {                                                    \
-            base += 64;                                                      \
-            uint64_t m_;                                                     \
-            if (base + 64 <= scan)                                           \
-                m_ = low64_of(buf + base);                                   \
-            else if (base < scan) /* the last window; scan > 64 */           \
-                m_ = low64_of(buf + scan - 64) >> (64 - (scan - base));      \
-            else                                                             \
-                return false;                                                \
-            starts = run_starts(m_, &carry);                                 \
+        while (__builtin_expect(!starts, 0)) {                               \
+            if (left <= 64)                                                  \
+                return false; /* no byte left for a next window */           \
+            win += 63;                                                       \
+            left -= 63;                                                      \
+            starts = window_starts(win, left, high64_of);                    \
         }                                                                    \
-        (at) = base + (size_t)__builtin_ctzll(starts);                       \
+        (at) = win + (unsigned)__builtin_ctzll(starts);                      \
         starts &= starts - 1;                                                \
     } while (0)
 
@@ -600,9 +598,56 @@ framing_line(const char *p, size_t n, unsigned cls)
  * real is that short), so that the SIMD loads of 16 bytes fit in buf. */
 #define QUICK_MIN_HEAD 18
 
+/* The method of the request line at buf: its length (the SP after it is
+ * buf[result]), or 0 to go careful (no token, no SP after it, CONNECT).
+ * Sets q->kind. GET, nearly every request, is one compare. */
+static inline size_t method_len(const char *buf, hs_request_quick *q)
+{
+    q->kind = HS_METHOD_OTHER;
+    if (hs_load32(buf) == hs_load32("GET "))
+        return 3;
+    size_t n = 0;
+    while (hs_http1_tchar[(unsigned char)buf[n]])
+        n++;
+    if (buf[n] != ' ')
+        return 0;
+    if (n == 4 && hs_load32(buf) == hs_load32("HEAD"))
+        q->kind = HS_METHOD_HEAD;
+    else if (n == 7 && memcmp(buf, "CONNECT", 7) == 0)
+        return 0; /* a tunnel: the careful way pauses reading */
+    return n;
+}
+
+/* Whether buf[t, tend) is a request target: not empty, no SP, CTL or DEL
+ * (16 bytes a step). buf[tend] is the SP before "HTTP/1.", which ends the
+ * last step's bytes; the line lies inside buf[0, len), 11 bytes after
+ * the target at least, and len >= 16. */
+static inline bool target_ok(const char *buf, size_t len, size_t t,
+                             size_t tend)
+{
+    if (t >= tend)
+        return false;
+    /* Nearly every GET: the target ends within the line's first 16
+     * bytes. Their first bad byte is the SP after the method (at t - 1:
+     * the method is tchars), and the next must be the SP at tend. */
+    if (tend < 16) {
+        unsigned bad = bad_target16(buf);
+        return __builtin_ctz(bad & (bad - 1)) == (int)tend;
+    }
+    for (; tend - t > 16; t += 16)
+        if (bad_target16(buf + t))
+            return false;
+    /* The last 1 to 16 bytes: the first bad byte from t on must be the
+     * SP at tend (bit 16 stands for it when the target fills all 16). */
+    unsigned tail = t + 16 <= len
+                        ? bad_target16(buf + t)
+                        : bad_target16(buf + len - 16) >> (t + 16 - len);
+    return (unsigned)__builtin_ctz(tail | 1u << 16) == tend - t;
+}
+
 static inline __attribute__((always_inline)) bool
 quick_scan(const char *buf, size_t len, hs_request_quick *q,
-           low64_fn *low64_of)
+           high64_fn *high64_of)
 {
     /* The verdict depends on the head's bytes only, never on what
      * follows it in buf: the engine scans a head from a read that may
@@ -617,92 +662,90 @@ quick_scan(const char *buf, size_t len, hs_request_quick *q,
      * byte), and before len - 2 when buf[len - 2] is a CR (a CRLF there
      * would end a line at the end of buf: the head is incomplete either
      * way, and a head's blank line is never a run's first byte). */
-    size_t scan = len - 1 - (buf[len - 2] == '\r'), base = 0;
-    uint64_t carry = 0;
-    uint64_t starts = run_starts(low_window(buf, scan, 0, low64_of), &carry);
+    size_t scan = len - 1 - (buf[len - 2] == '\r');
+    const char *win = buf;
+    size_t left = scan;
+    uint64_t starts = first_window_starts(buf, scan, high64_of);
 
     /* Request line: method SP target SP "HTTP/1." DIGIT (RFC 9112 3),
      * exactly as parse_request_line reads it; it ends at the first low
      * byte, which the loop below checks for CRLF or LF. */
-    size_t at;
-    NEXT_RUN_OR_GIVE_UP(at);
-    if (at < 12 || hs_load64(buf + at - 9) != hs_load64(" HTTP/1.") ||
-        (unsigned)(buf[at - 1] - '0') > 9)
-        return false;
-    size_t mlen = 3;
-    if (hs_load32(buf) != hs_load32("GET ")) {
-        for (mlen = 0; hs_http1_tchar[(unsigned char)buf[mlen]]; mlen++)
-            ;
-        if (mlen == 0 || buf[mlen] != ' ')
-            return false;
+    const char *at;
+    size_t rl;
+    if (__builtin_expect(starts != 0, 1)) {
+        /* It ends in the first window: NEXT_RUN_OR_GIVE_UP's first step,
+         * with the line's length at hand. */
+        rl = (unsigned)__builtin_ctzll(starts);
+        starts &= starts - 1;
+        at = buf + rl;
+    } else {
+        NEXT_RUN_OR_GIVE_UP(at);
+        rl = (size_t)(at - buf);
     }
-    q->kind = HS_METHOD_OTHER;
-    if (mlen == 4 && hs_load32(buf) == hs_load32("HEAD"))
-        q->kind = HS_METHOD_HEAD;
-    else if (mlen == 7 && memcmp(buf, "CONNECT", 7) == 0)
-        return false; /* a tunnel: the careful way pauses reading */
-    /* The target: no SP, CTL or DEL (16 bytes a step; the line and the
-     * 11 bytes after the target lie inside buf). */
-    size_t t = mlen + 1, tend = at - 9;
-    if (t >= tend)
+    if (rl < 12 || hs_load64(at - 9) != hs_load64(" HTTP/1.") ||
+        (unsigned)(at[-1] - '0') > 9)
         return false;
-    for (; tend - t > 16; t += 16)
-        if (bad_target16(buf + t))
-            return false;
-    unsigned tail = t + 16 <= len
-                        ? bad_target16(buf + t)
-                        : bad_target16(buf + len - 16) >> (t + 16 - len);
-    if (tail & ((1u << (tend - t)) - 1))
+    size_t mlen = method_len(buf, q);
+    if (!mlen || !target_ok(buf, len, mlen + 1, rl - 9))
         return false;
 
-    /* Field lines: `at` is where the line before ended (at + 2 < len). */
-    uint64_t length = NO_LENGTH;
-    size_t fields = 0, pos;
+    /* Field lines: `at` is where the line before ended (at + 2 < len).
+     * The body framing so far is in q->body. */
+    q->body.kind = HS_REQ_BODY_NONE;
+    q->body.length = 0;
+    ptrdiff_t fields_left = HS_MAX_FIELDS; /* below 0: too many fields */
     for (;;) {
-        if (__builtin_expect(hs_load16(buf + at) == hs_load16("\r\n"), 1))
-            pos = at + 2;
-        else if (buf[at] == '\n')
-            pos = at + 1;
+        /* The class of the line's first byte, after the line end at. The
+         * line's start is worked out again below for the rarer classes:
+         * the common path holds one value less. */
+        unsigned cls;
+        if (__builtin_expect(hs_load16(at) == hs_load16("\r\n"), 1))
+            cls = line_class[(unsigned char)at[2]];
+        else if (*at == '\n')
+            cls = line_class[(unsigned char)at[1]];
         else
             return false; /* bare CR, NUL, HTAB or another control */
-        unsigned cls = line_class[(unsigned char)buf[pos]];
-        if (__builtin_expect(cls != LINE_FIELD, 0)) {
-            if (cls == LINE_END)
-                break;
-            if (cls == LINE_CAREFUL)
-                return false;
-            if (pos + 8 > len || may_name_framing(buf + pos, cls)) {
-                NEXT_RUN_OR_GIVE_UP(at);
-                fields++;
-                /* If `at` is a low byte that ends no line, the next round
-                 * refuses it; until then it bounds the line. */
-                uint64_t v = framing_line(buf + pos, at - pos, cls);
-                if (v != LINE_OTHER_FIELD) {
-                    if (v == LINE_GO_CAREFUL ||
-                        (length != NO_LENGTH && length != v))
-                        return false;
-                    length = v;
-                }
-                continue;
-            }
+        if (__builtin_expect(cls == LINE_FIELD, 1)) {
+            NEXT_RUN_OR_GIVE_UP(at);
+            fields_left--;
+            continue;
         }
-        NEXT_RUN_OR_GIVE_UP(at);
-        fields++;
-    }
-    if (fields > HS_MAX_FIELDS)
-        return false;
-    /* The blank line at pos. */
-    if (buf[pos] == '\n') {
-        q->len = pos + 1;
-    } else {
-        if (pos + 1 == len || buf[pos + 1] != '\n')
+        if (cls == LINE_END)
+            break;
+        if (cls == LINE_CAREFUL)
             return false;
-        q->len = pos + 2;
+        /* c, t or u: framing_line judges the line once its end is known
+         * (most such lines are no framing field: its first test). If
+         * `at` is a low byte that ends no line, the next round refuses
+         * it; until then it bounds the line. */
+        const char *p = at + 1 + (*at == '\r');
+        NEXT_RUN_OR_GIVE_UP(at);
+        fields_left--;
+        uint64_t v = framing_line(p, (size_t)(at - p), cls);
+        if (v != LINE_OTHER_FIELD) {
+            if (v == LINE_GO_CAREFUL ||
+                (q->body.kind == HS_REQ_BODY_LENGTH && q->body.length != v))
+                return false;
+            q->body.kind = HS_REQ_BODY_LENGTH;
+            q->body.length = v;
+        }
     }
-    if (q->len < QUICK_MIN_HEAD)
+    if (fields_left < 0)
+        return false;
+    /* The blank line after the line end at: LF, or CR LF (whose LF may
+     * be past buf). Nearly always, the line end and it are CRLF CRLF. */
+    size_t end = (size_t)(at - buf) + 4;
+    if (__builtin_expect(end > len ||
+                             hs_load32(at) != hs_load32("\r\n\r\n"),
+                         0)) {
+        const char *p = at + 1 + (*at == '\r');
+        end = (size_t)(p - buf) + 1 + (*p == '\r');
+        if (end > len || buf[end - 1] != '\n')
+            return false;
+    }
+    if (end < QUICK_MIN_HEAD)
         return false; /* as if buf held only the head */
-    q->body.kind = length != NO_LENGTH ? HS_REQ_BODY_LENGTH : HS_REQ_BODY_NONE;
-    q->body.length = length != NO_LENGTH ? length : 0;
+    q->len = end;
     return true;
 }
 
@@ -711,14 +754,14 @@ quick_scan(const char *buf, size_t len, hs_request_quick *q,
 __attribute__((noinline)) bool
 hs_request_quick_scan_sse2(const char *buf, size_t len, hs_request_quick *q)
 {
-    return quick_scan(buf, len, q, low64);
+    return quick_scan(buf, len, q, high64);
 }
 
 #ifdef HAVE_AVX2_SCAN
 __attribute__((target("avx2,bmi"))) static bool
 quick_scan_avx2(const char *buf, size_t len, hs_request_quick *q)
 {
-    return quick_scan(buf, len, q, low64_avx2);
+    return quick_scan(buf, len, q, high64_avx2);
 }
 #endif
 

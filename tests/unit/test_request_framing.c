@@ -201,6 +201,46 @@ START_TEST(quick_prefixes)
 }
 END_TEST
 
+/* Heads whose line ends and framing line fall at every position of the
+ * scan's 64-byte windows (they overlap by a byte) and of its last,
+ * shifted window, with targets that end before, at and past the first 16
+ * bytes and a method longer than 16: taken whole, with their
+ * Content-Length, never taken cut short by one or two bytes. */
+START_TEST(quick_positions)
+{
+    static const char *const methods[] = {"GET", "HEAD", "M-SEARCH-SEVENTEEN"};
+    static const size_t targets[] = {1, 10, 11, 12, 15, 16, 17, 32, 33, 70};
+    static const char *const eols[] = {"\r\n", "\n"};
+    char s[512];
+    for (size_t m = 0; m < 3; m++)
+        for (size_t t = 0; t < sizeof targets / sizeof *targets; t++)
+            for (size_t e = 0; e < 2; e++)
+                for (int pad = 0; pad < 140; pad++) {
+                    const char *nl = eols[e];
+                    int n = sprintf(s, "%s /", methods[m]);
+                    for (size_t i = 1; i < targets[t]; i++)
+                        s[n++] = (char)('a' + i % 26);
+                    n += sprintf(s + n, " HTTP/1.1%sX: ", nl);
+                    memset(s + n, 'v', (size_t)pad);
+                    n += pad;
+                    n += sprintf(s + n, "%sContent-Length: 5%sY: z%s%s", nl,
+                                 nl, nl, nl);
+                    hs_request_quick q;
+                    ck_assert_msg(hs_request_quick_scan(s, (size_t)n, &q),
+                                  "m %zu t %zu e %zu pad %d", m, t, e, pad);
+                    ck_assert_uint_eq(q.len, (size_t)n);
+                    ck_assert_int_eq(q.kind, m == 1 ? HS_METHOD_HEAD
+                                                    : HS_METHOD_OTHER);
+                    ck_assert_int_eq(q.body.kind, HS_REQ_BODY_LENGTH);
+                    ck_assert_uint_eq(q.body.length, 5);
+                    ck_assert(rq_check(s, (size_t)n, NULL) == NULL);
+                    for (int cut = 1; cut <= 2; cut++)
+                        ck_assert(!hs_request_quick_scan(s, (size_t)(n - cut),
+                                                         &q));
+                }
+}
+END_TEST
+
 /* Every one-byte replacement, insertion and deletion of a few real heads
  * (with bytes that matter to framing) keeps the property. */
 static const unsigned char probes[] = {
@@ -388,6 +428,7 @@ static Suite *suite(void)
                         (int)(sizeof leaves / sizeof *leaves));
     tcase_add_test(t, quick_bounds);
     tcase_add_test(t, quick_prefixes);
+    tcase_add_test(t, quick_positions);
     tcase_add_test(t, quick_mutations);
     tcase_add_loop_test(t, engine_both_ways, 0,
                         (int)(sizeof streams / sizeof *streams));
