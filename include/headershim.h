@@ -409,9 +409,10 @@ hs_rewrite_status hs_rewrite_shaped(const hs_policy *p,
  * a block that differs from the block `shape` was made from only inside
  * the values of lines that are neither framing nor Content-Type lines
  * (Date, ETag, Last-Modified ...). When it does, and the shape's plan is
- * p's for this TLS and CSP mode and changes the block, the result is true
- * and the rewritten block is piece[0, st->npieces) (at most
- * HS_STEADY_PIECES): runs of buf and of the plan's own bytes, no copy.
+ * p's for this TLS (st->tls) and CSP mode and changes the block, the
+ * result is true and the rewritten block is st->piece[0, st->npieces) (at
+ * most HS_STEADY_PIECES): runs of buf and of the plan's own bytes, no
+ * copy.
  * Those are the bytes hs_block_parse_shaped and hs_rewrite_shaped give
  * for the same block (tests/unit/test_rewrite_steady.c,
  * tests/fuzz/fuzz_rewrite.c). False declines, for the general way (also
@@ -420,6 +421,10 @@ hs_rewrite_status hs_rewrite_shaped(const hs_policy *p,
 #define HS_STEADY_PIECES 16
 
 typedef struct hs_steady {
+    /* given */
+    bool tls;
+    struct iovec *piece;             /* room for HS_STEADY_PIECES */
+    /* found */
     size_t len;                      /* the block, blank line included */
     int status;
     const hs_framing_facts *facts;   /* what its framing lines say */
@@ -429,8 +434,8 @@ typedef struct hs_steady {
 } hs_steady;
 
 bool hs_rewrite_steady(const hs_policy *p, const hs_rewrite_opts *o,
-                       bool tls, hs_shape shape, const char *buf,
-                       size_t avail, struct iovec *piece, hs_steady *st);
+                       hs_shape shape, const char *buf, size_t avail,
+                       hs_steady *st);
 
 
 /* ------------------------------------------------------------------------

@@ -234,14 +234,16 @@ static inline bool hs_conn_decide_steady(hs_conn *c, const char *buf,
                                          size_t avail, struct iovec *piece,
                                          hs_steady *st, hs_framing *f)
 {
+    st->tls = c->tls;
+    st->piece = piece;
     const hs_engine_config *cfg = c->cfg;
     const hs_queued_request *q = hs_conn_front_request(c);
     /* A REWRITE event reads the block's fields, which are not filled in
      * here; report mode changes no call. */
     if (!q || (cfg->on_event && !cfg->quiet_rewrites) || cfg->report)
         return false;
-    if (!hs_rewrite_steady(cfg->policy, &cfg->rewrite, c->tls, c->shape, buf,
-                           avail, piece, st) ||
+    if (!hs_rewrite_steady(cfg->policy, &cfg->rewrite, c->shape, buf, avail,
+                           st) ||
         st->len > c->max_header)
         return false;
     if (q->kind == HS_METHOD_OTHER)

@@ -145,6 +145,7 @@ typedef struct hs_plan {
     const char *ct_value;
     size_t ct_len;
     bool noop;                  /* the directives change nothing */
+    bool steady;                /* hs_rewrite_steady may take its blocks */
     uint8_t act[HS_PLAN_FIELDS];        /* HS_L_KEEP, HS_L_REWRITE, HS_L_GONE */
     const hs_op *op[HS_PLAN_FIELDS];    /* HS_L_REWRITE: the line written */
     hs_str text[HS_PLAN_FIELDS];        /* ... and its bytes, line ending

@@ -360,6 +360,10 @@ const hs_plan *hs_plan_keep(const hs_rw *rw, const hs_rewrite_opts *o,
     }
     pl->out_grow = (ptrdiff_t)pl->written_len - (ptrdiff_t)changed_len -
                    1 - crlf;
+    /* hs_rewrite_steady: a plan that changes something, in few enough
+     * pieces (a run of the block and a written line per changed line,
+     * then the last run and the added lines) */
+    pl->steady = !pl->noop && pl->nchanged <= (HS_STEADY_PIECES - 2) / 2;
 
     /* The first free slot of the hash's; none free: not kept. */
     for (size_t w = 0; w < HS_PLAN_WAYS; w++) {
@@ -684,9 +688,9 @@ typedef size_t prefix_fn(const char *a, const char *b, size_t n);
 
 static inline __attribute__((always_inline)) bool
 rewrite_steady(const hs_plan *pl, const hs_rewrite_opts *o, const char *buf,
-               size_t avail, struct iovec *piece, hs_steady *st,
-               prefix_fn *prefix)
+               size_t avail, hs_steady *st, prefix_fn *prefix)
 {
+    struct iovec *piece = st->piece;
     const char *lim = buf + avail;
     bool crlf = (pl->head >> 17) & 1;
     const struct hs_plan_line *t = pl->lines;
@@ -772,10 +776,9 @@ rewrite_steady(const hs_plan *pl, const hs_rewrite_opts *o, const char *buf,
 
 static __attribute__((noinline)) bool
 rewrite_steady_sse2(const hs_plan *pl, const hs_rewrite_opts *o,
-                    const char *buf, size_t avail, struct iovec *piece,
-                    hs_steady *st)
+                    const char *buf, size_t avail, hs_steady *st)
 {
-    return rewrite_steady(pl, o, buf, avail, piece, st, common_prefix);
+    return rewrite_steady(pl, o, buf, avail, st, common_prefix);
 }
 
 #ifdef HS_HAVE_AVX2
@@ -823,10 +826,9 @@ common_prefix_avx2(const char *a, const char *b, size_t n)
 
 __attribute__((target("avx2,bmi"), noinline)) static bool
 rewrite_steady_avx2(const hs_plan *pl, const hs_rewrite_opts *o,
-                    const char *buf, size_t avail, struct iovec *piece,
-                    hs_steady *st)
+                    const char *buf, size_t avail, hs_steady *st)
 {
-    return rewrite_steady(pl, o, buf, avail, piece, st, common_prefix_avx2);
+    return rewrite_steady(pl, o, buf, avail, st, common_prefix_avx2);
 }
 #endif
 
@@ -834,18 +836,17 @@ rewrite_steady_avx2(const hs_plan *pl, const hs_rewrite_opts *o,
  * call, so that the way there costs no frame. The CPU was asked when the
  * plan was kept (a call here would need a frame); not asked, SSE2. */
 bool hs_rewrite_steady(const hs_policy *p, const hs_rewrite_opts *o,
-                       bool tls, hs_shape shape, const char *buf,
-                       size_t avail, struct iovec *piece, hs_steady *st)
+                       hs_shape shape, const char *buf, size_t avail,
+                       hs_steady *st)
 {
     const hs_plan *pl = shape;
-    if (!hs_plan_fits(pl, p, tls, o) || pl->noop ||
-        pl->nchanged > (HS_STEADY_PIECES - 2) / 2)
+    if (!hs_plan_fits(pl, p, st->tls, o) || !pl->steady)
         return false;
 #ifdef HS_HAVE_AVX2
     if (atomic_load_explicit(&hs_cpu_avx2, memory_order_relaxed) == 2)
-        return rewrite_steady_avx2(pl, o, buf, avail, piece, st);
+        return rewrite_steady_avx2(pl, o, buf, avail, st);
 #endif
-    return rewrite_steady_sse2(pl, o, buf, avail, piece, st);
+    return rewrite_steady_sse2(pl, o, buf, avail, st);
 }
 
 uint32_t hs_shape_framing(const hs_block *b)

@@ -143,8 +143,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     /* The steady way, against the same shape: the general way's result. */
     struct iovec piece[HS_STEADY_PIECES];
-    hs_steady sy;
-    if (hs_rewrite_steady(preset(p), &o, tls, last_shape[p], buf, len, piece, &sy)) {
+    hs_steady sy = {.tls = tls, .piece = piece};
+    if (hs_rewrite_steady(preset(p), &o, last_shape[p], buf, len, &sy)) {
         CHECK(s1 == HS_BLOCK_OK && shaped.len == sy.len && shaped.status == sy.status,
               "the steady way read a block the shaped reading does not");
         hs_block with_facts = shaped;

@@ -46,8 +46,8 @@ static bool steady_agrees(hs_policy *pol, const hs_rewrite_opts *o, bool tls,
                           hs_shape shape, const char *buf, size_t len)
 {
     struct iovec piece[HS_STEADY_PIECES];
-    hs_steady st;
-    if (!hs_rewrite_steady(pol, o, tls, shape, buf, len, piece, &st))
+    hs_steady st = {.tls = tls, .piece = piece};
+    if (!hs_rewrite_steady(pol, o, shape, buf, len, &st))
         return false;
     ck_assert(st.npieces > 0 && st.npieces <= HS_STEADY_PIECES);
 
@@ -183,8 +183,8 @@ START_TEST(the_rest_is_left_to_the_general_way)
     ck_assert(!steady_agrees(pol_api, &o, false, NULL, later, sizeof later - 1));
     /* over max_output: the general way says so (and logs it) */
     struct iovec piece[HS_STEADY_PIECES];
-    hs_steady st;
-    ck_assert(hs_rewrite_steady(pol_api, &o, false, s, later, sizeof later - 1, piece, &st));
+    hs_steady st = {.tls = false, .piece = piece};
+    ck_assert(hs_rewrite_steady(pol_api, &o, s, later, sizeof later - 1, &st));
     hs_rewrite_opts fits = {.max_output = st.out_len};
     ck_assert(steady_agrees(pol_api, &fits, false, s, later, sizeof later - 1));
     static const char longer[] = NGINX_DATE("Mon, 30 Nov 2026 00:00:00 GMT+");
