@@ -28,6 +28,7 @@
  */
 #include "cpu.h"
 #include "http1_util.h"
+#include "load.h"
 #include "rewrite_internal.h"
 
 #include <stdatomic.h>
@@ -743,7 +744,7 @@ rewrite_steady(const hs_plan *pl, const hs_rewrite_opts *o, const char *buf,
     }
     /* the blank line */
     size_t pos = (size_t)((ptrdiff_t)pl->seen_len + shift);
-    if (crlf ? avail - pos < 2 || buf[pos] != '\r' || buf[pos + 1] != '\n'
+    if (crlf ? avail - pos < 2 || hs_load16(buf + pos) != hs_load16("\r\n")
              : avail - pos < 1 || buf[pos] != '\n')
         return false;
     if (pl->has_te && (pl->ncl || buf[7] == '0'))
