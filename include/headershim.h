@@ -408,7 +408,8 @@ hs_rewrite_status hs_rewrite_shaped(const hs_policy *p,
  * answers request after request with blocks of one shape. buf starts with
  * a block that differs from the block `shape` was made from only inside
  * the values of lines that are neither framing nor Content-Type lines
- * (Date, ETag, Last-Modified ...). When it does, and the shape's plan is
+ * (Date, ETag, Last-Modified ...), or in the number of its one
+ * Content-Length line. When it does, and the shape's plan is
  * p's for this TLS (st->tls) and CSP mode and changes the block, the
  * result is true and the rewritten block is st->piece[0, st->npieces) (at
  * most HS_STEADY_PIECES): runs of buf and of the plan's own bytes, no
@@ -431,6 +432,10 @@ typedef struct hs_steady {
     const hs_framing *framing_other; /* its framing for HS_METHOD_OTHER */
     int npieces;
     size_t out_len;                  /* the rewritten block's bytes */
+    /* where facts and framing_other point when the block's length is not
+     * the plan block's */
+    hs_framing_facts facts_read;
+    hs_framing framing_read;
 } hs_steady;
 
 bool hs_rewrite_steady(const hs_policy *p, const hs_rewrite_opts *o,

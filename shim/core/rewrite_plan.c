@@ -674,6 +674,44 @@ static bool parse_as(const hs_plan *pl, const char *buf, size_t avail,
 /* common_prefix, or its AVX2 variant. */
 typedef size_t prefix_fn(const char *a, const char *b, size_t n);
 
+/* A framing line read again (line i, its value from v, or from the first
+ * byte that is no blank when `skip`, to the line's end e): taken when it
+ * is the plan's only Content-Length line and nothing else frames the
+ * body, and it holds a plain number, which replaces the plan's in
+ * st->facts_read and st->framing_read (where st->facts and
+ * st->framing_other point then). Anything else (a Connection line, a list of
+ * numbers, a second Content-Length) is the general way's: parse_as and
+ * hs_block_framing_facts read it as they would. Out of line: most
+ * responses repeat their length. */
+static __attribute__((noinline)) bool
+steady_length(const hs_plan *pl, size_t i, const char *v, bool skip,
+              const char *e, hs_steady *st)
+{
+    if (pl->framing[i] != HS_PLAN_CL || pl->ncl != 1 || pl->has_te)
+        return false;
+    if (skip)
+        while (v < e && hs_http1_is_blank(*v))
+            v++;
+    while (e > v && hs_http1_is_blank(e[-1]))
+        e--;
+    uint64_t length;
+    if (!hs_http1_plain_number((hs_str){v, (size_t)(e - v)}, &length))
+        return false;
+    /* hs_block_framing_facts for a single Content-Length line that holds
+     * a plain number */
+    st->facts_read = pl->facts;
+    st->facts_read.has_length = true;
+    st->facts_read.length_ok = true;
+    st->facts_read.length = length;
+    int status = (int)(pl->head & 0xffff);
+    if (!hs_framing_early(status, HS_METHOD_OTHER, &st->framing_read))
+        st->framing_read =
+            hs_framing_final(status, HS_METHOD_OTHER, &st->facts_read);
+    st->facts = &st->facts_read;
+    st->framing_other = &st->framing_read;
+    return true;
+}
+
 /* The pieces for the plan's changed line `line`, at block offset at and
  * len bytes long: the block's run before it, then its written line if
  * any. */
@@ -699,6 +737,10 @@ rewrite_steady(const hs_plan *pl, const hs_rewrite_opts *o, const char *buf,
                                                ? avail : pl->seen_len);
     if (same_to < pl->status_len)
         return false;           /* the status line is the plan block's */
+    /* The version and every framing line are the plan block's, but for
+     * a length read again (steady_length). */
+    st->facts = &pl->facts;
+    st->framing_other = &pl->framing_other;
     ptrdiff_t shift = 0;
     /* the output's size: the plan's, less what changed lines read again
      * grew */
@@ -714,15 +756,18 @@ rewrite_steady(const hs_plan *pl, const hs_rewrite_opts *o, const char *buf,
          * the value's first byte, as parse_as reads it (which skips more
          * blanks first when that byte differs: no line end among them). */
         size_t i = pl->line_of[same_to];
-        if (same_to < t[i].value_off || (pl->framing_lines >> i & 1) ||
-            (int)i == pl->ct)
+        if (same_to < t[i].value_off || (int)i == pl->ct)
             return false;
         size_t at = (size_t)((ptrdiff_t)t[i].line_off + shift);
-        const char *nl = line_end(buf + at + (t[i].value_off - t[i].line_off),
-                                  lim, crlf);
+        const char *v = buf + at + (t[i].value_off - t[i].line_off);
+        const char *nl = line_end(v, lim, crlf);
         if (!nl)
             return false;
         size_t len = (size_t)(nl + 1 - (buf + at));
+        if (__builtin_expect(pl->framing_lines >> i & 1, 0) &&
+            !steady_length(pl, i, v, same_to == t[i].value_off, nl - crlf,
+                           st))
+            return false;
         /* the changed lines before it sit where the shift so far says */
         for (; c < nc && pl->changed[c] < i; c++) {
             unsigned line = pl->changed[c];
@@ -768,9 +813,6 @@ rewrite_steady(const hs_plan *pl, const hs_rewrite_opts *o, const char *buf,
     st->npieces = (int)(pc - piece);
     st->out_len = (size_t)size;
     st->status = (int)(pl->head & 0xffff);
-    /* The version and every framing line are the plan block's. */
-    st->facts = &pl->facts;
-    st->framing_other = &pl->framing_other;
     return true;
 }
 #undef STEADY_CHANGED

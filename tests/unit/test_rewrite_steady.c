@@ -7,10 +7,11 @@
  * same block (same length, status and framing, for every method) and
  * rewrite it to exactly the bytes of the steady way's pieces. The cases
  * below are the blocks a server in its steady state sends (a new Date,
- * a value of another length, other blanks before a value), the ones the
- * steady way must leave to the general way (another name, Content-Type,
- * Content-Length, status or line ending, a line more, a bare CR or NUL in
- * a value, a block cut short), and a few hundred thousand random edits of
+ * a value of another length, other blanks before a value, a new
+ * Content-Length), the ones the steady way must leave to the general way
+ * (another name, Content-Type, status or line ending, a Content-Length
+ * list, a Connection line changed, a line more, a bare CR or NUL in a
+ * value, a block cut short), and a few hundred thousand random edits of
  * three real servers' blocks, compared with AVX2 where the CPU has it and
  * with SSE2 (and, in the _nosimd build, byte by byte).
  */
@@ -128,6 +129,16 @@ START_TEST(the_steady_state_is_taken)
                                    "Last-Modified: Mon, 30 Nov 2026 10:00:00 GMT\r\n"
                                    "Connection: keep-alive\r\nETag: \"1\"\r\n"
                                    "Accept-Ranges: bytes\r\n\r\n"));
+    /* another length (a dynamic server's): read as a number, framed by it */
+    ck_assert(steady_agrees_str(s, NGINX_HEAD "Date: x\r\nContent-Type: text/html\r\n"
+                                   "Content-Length: 513\r\nLast-Modified: x\r\n"
+                                   "Connection: keep-alive\r\nETag: x\r\nAccept-Ranges: bytes\r\n\r\n"));
+    ck_assert(steady_agrees_str(s, NGINX_HEAD "Date: x\r\nContent-Type: text/html\r\n"
+                                   "Content-Length:   0 \t\r\nLast-Modified: x\r\n"
+                                   "Connection: keep-alive\r\nETag: x\r\nAccept-Ranges: bytes\r\n\r\n"));
+    ck_assert(steady_agrees_str(s, NGINX_HEAD "Date: x\r\nContent-Type: text/html\r\n"
+                                   "Content-Length: 512345678901234567\r\nLast-Modified: x\r\n"
+                                   "Connection: keep-alive\r\nETag: x\r\nAccept-Ranges: bytes\r\n\r\n"));
     /* bytes after the block (its body) are not the block's */
     ck_assert(steady_agrees_str(s, NGINX_DATE("Sun, 29 Nov 2026 14:02:36 GMT") "<html>"));
 }
@@ -155,7 +166,15 @@ START_TEST(the_rest_is_left_to_the_general_way)
         /* framing and Content-Type lines are never read again here */
         NGINX_HEAD "Date: x\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: 512\r\n"
         "Last-Modified: x\r\nConnection: keep-alive\r\nETag: x\r\nAccept-Ranges: bytes\r\n\r\n",
-        NGINX_HEAD "Date: x\r\nContent-Type: text/html\r\nContent-Length: 513\r\n"
+        /* a Content-Length the general way reads otherwise: a list, none,
+         * too long for a plain number */
+        NGINX_HEAD "Date: x\r\nContent-Type: text/html\r\nContent-Length: 5, 5\r\n"
+        "Last-Modified: x\r\nConnection: keep-alive\r\nETag: x\r\nAccept-Ranges: bytes\r\n\r\n",
+        NGINX_HEAD "Date: x\r\nContent-Type: text/html\r\nContent-Length: \r\n"
+        "Last-Modified: x\r\nConnection: keep-alive\r\nETag: x\r\nAccept-Ranges: bytes\r\n\r\n",
+        NGINX_HEAD "Date: x\r\nContent-Type: text/html\r\nContent-Length: 5x\r\n"
+        "Last-Modified: x\r\nConnection: keep-alive\r\nETag: x\r\nAccept-Ranges: bytes\r\n\r\n",
+        NGINX_HEAD "Date: x\r\nContent-Type: text/html\r\nContent-Length: 5123456789012345678\r\n"
         "Last-Modified: x\r\nConnection: keep-alive\r\nETag: x\r\nAccept-Ranges: bytes\r\n\r\n",
         NGINX_HEAD "Date: x\r\nContent-Type: text/html\r\nContent-Length: 512\r\n"
         "Last-Modified: x\r\nConnection: close\r\nETag: x\r\nAccept-Ranges: bytes\r\n\r\n",
@@ -181,6 +200,17 @@ START_TEST(the_rest_is_left_to_the_general_way)
     hs_rewrite_opts ro = {.csp_report_only = true};
     ck_assert(!steady_agrees(pol_api, &ro, false, s, later, sizeof later - 1));
     ck_assert(!steady_agrees(pol_api, &o, false, NULL, later, sizeof later - 1));
+    /* a plan with two Content-Length lines, or with a Connection line
+     * read again: the general way */
+    static const char two[] = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 5\r\n"
+                              "Connection: keep-alive\r\n\r\n";
+    hs_shape s2 = shape_of(pol_api, &o, false, two, sizeof two - 1);
+    ck_assert_ptr_nonnull(s2);
+    ck_assert(steady_agrees_str(s2, two));
+    ck_assert(!steady_agrees_str(s2, "HTTP/1.1 200 OK\r\nContent-Length: 6\r\n"
+                                     "Content-Length: 6\r\nConnection: keep-alive\r\n\r\n"));
+    ck_assert(!steady_agrees_str(s2, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n"
+                                     "Content-Length: 5\r\nConnection: keep-aliv\r\n\r\n"));
     /* over max_output: the general way says so (and logs it) */
     struct iovec piece[HS_STEADY_PIECES];
     hs_steady st = {.tls = false, .piece = piece};
