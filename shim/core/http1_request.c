@@ -289,15 +289,14 @@ hs_method_kind hs_method_kind_of(hs_str method)
  *
  * Cost (valgrind --tool=callgrind, bench_engine's request cases, which
  * read a request, take its view and pop it; gcc 12 -O2): the whole
- * request side ~275 instructions for wrk's 43-byte request and ~710 for
+ * request side ~270 instructions for wrk's 43-byte request and ~670 for
  * the 751-byte, 15-field browser request of bench/servers (the careful
  * parse: ~1,090 and ~5,590). The scan itself is ~140 (SSE2: one window)
- * and ~570 (AVX2): ~115 fixed (set-up, request line, the end), ~17 per
- * later window and ~15 per field line (~25 when it starts with c, t or
- * u); SSE2 alone costs ~150 more on the browser request. The fixed part
- * is mostly the request line's checks and the register saves a loop
- * with this many values needs; the rest is each line's end checked and
- * its first byte looked up.
+ * and ~530 (AVX2): ~120 fixed (set-up, request line, the end), ~12 per
+ * later window and ~13 per field line (~20 more when it starts with c, t
+ * or u). The fixed part is mostly the request line's checks and the
+ * register saves a loop with this many values needs; the rest is each
+ * line's end checked and its first byte looked up.
  * --------------------------------------------------------------------- */
 
 #if defined(__SSE2__) && !defined(HS_HTTP1_NO_SIMD)
@@ -393,13 +392,20 @@ static inline bool cpu_has_avx2(void)
 #endif
 
 /* Runs of low bytes, by their first byte, in the first window, buf[0,
- * min(64, scan)) (scan >= 16); no byte from scan on is looked at. */
+ * min(64, scan)) (scan >= 16); no byte from scan on is looked at. Sets
+ * *whole_lim (see NEXT_RUN_OR_GIVE_UP): the window after the one at win
+ * is whole, 64 bytes before scan, while win < *whole_lim. Set here, where
+ * a head within one window (wrk's 43 bytes) pays no test for it. */
 static inline __attribute__((always_inline)) uint64_t
-first_window_starts(const char *buf, size_t scan, high64_fn *high64_of)
+first_window_starts(const char *buf, size_t scan, const char **whole_lim,
+                    high64_fn *high64_of)
 {
     uint64_t h;
+    *whole_lim = buf; /* none */
     if (scan >= 64) {
         h = high64_of(buf);
+        if (scan >= 127)
+            *whole_lim = buf + scan - 126;
     } else {
         /* 16-byte chunks from the start and the 16 bytes that end at
          * scan (which may overlap them: the same bytes give the same
@@ -433,45 +439,16 @@ window_starts(const char *w, size_t n, high64_fn *high64_of)
     return ~h & h << 1;
 }
 
-/* What a line's first byte says (the table below). */
+/* What a line's first byte says (quick_tables.line_class). */
 enum {
-    LINE_CAREFUL = 0,  /* not a tchar: obs-fold, ':', a control, obs-text */
+    LINE_STOP = 0,     /* CR or LF, the blank line; or no tchar (obs-fold,
+                        * ':', a control, obs-text), which the check of
+                        * the blank line refuses: it is neither */
     LINE_FIELD,        /* a tchar that starts no framing field name */
     LINE_C,            /* c or C: Content-Length? */
     LINE_T,            /* t or T: Transfer-Encoding? */
     LINE_U,            /* u or U: Upgrade? */
-    LINE_END,          /* CR or LF: the blank line */
-};
-
-static const unsigned char line_class[256] = {
-    ['!'] = LINE_FIELD, ['#'] = LINE_FIELD, ['$'] = LINE_FIELD,
-    ['%'] = LINE_FIELD, ['&'] = LINE_FIELD, ['\''] = LINE_FIELD,
-    ['*'] = LINE_FIELD, ['+'] = LINE_FIELD, ['-'] = LINE_FIELD,
-    ['.'] = LINE_FIELD, ['^'] = LINE_FIELD, ['_'] = LINE_FIELD,
-    ['`'] = LINE_FIELD, ['|'] = LINE_FIELD, ['~'] = LINE_FIELD,
-    ['0'] = LINE_FIELD, ['1'] = LINE_FIELD, ['2'] = LINE_FIELD,
-    ['3'] = LINE_FIELD, ['4'] = LINE_FIELD, ['5'] = LINE_FIELD,
-    ['6'] = LINE_FIELD, ['7'] = LINE_FIELD, ['8'] = LINE_FIELD,
-    ['9'] = LINE_FIELD,
-    ['A'] = LINE_FIELD, ['B'] = LINE_FIELD, ['C'] = LINE_C,
-    ['D'] = LINE_FIELD, ['E'] = LINE_FIELD, ['F'] = LINE_FIELD,
-    ['G'] = LINE_FIELD, ['H'] = LINE_FIELD, ['I'] = LINE_FIELD,
-    ['J'] = LINE_FIELD, ['K'] = LINE_FIELD, ['L'] = LINE_FIELD,
-    ['M'] = LINE_FIELD, ['N'] = LINE_FIELD, ['O'] = LINE_FIELD,
-    ['P'] = LINE_FIELD, ['Q'] = LINE_FIELD, ['R'] = LINE_FIELD,
-    ['S'] = LINE_FIELD, ['T'] = LINE_T, ['U'] = LINE_U,
-    ['V'] = LINE_FIELD, ['W'] = LINE_FIELD, ['X'] = LINE_FIELD,
-    ['Y'] = LINE_FIELD, ['Z'] = LINE_FIELD,
-    ['a'] = LINE_FIELD, ['b'] = LINE_FIELD, ['c'] = LINE_C,
-    ['d'] = LINE_FIELD, ['e'] = LINE_FIELD, ['f'] = LINE_FIELD,
-    ['g'] = LINE_FIELD, ['h'] = LINE_FIELD, ['i'] = LINE_FIELD,
-    ['j'] = LINE_FIELD, ['k'] = LINE_FIELD, ['l'] = LINE_FIELD,
-    ['m'] = LINE_FIELD, ['n'] = LINE_FIELD, ['o'] = LINE_FIELD,
-    ['p'] = LINE_FIELD, ['q'] = LINE_FIELD, ['r'] = LINE_FIELD,
-    ['s'] = LINE_FIELD, ['t'] = LINE_T, ['u'] = LINE_U,
-    ['v'] = LINE_FIELD, ['w'] = LINE_FIELD, ['x'] = LINE_FIELD,
-    ['y'] = LINE_FIELD, ['z'] = LINE_FIELD,
-    ['\r'] = LINE_END, ['\n'] = LINE_END,
+    LINE_CLASSES
 };
 
 /* 8 bytes as a little-endian number, whatever the machine. */
@@ -504,20 +481,57 @@ static inline bool is8(const char *p, const char *lit, const char *mask)
 #define LINE_OTHER_FIELD UINT64_MAX       /* no framing field */
 #define LINE_GO_CAREFUL (UINT64_MAX - 1)  /* for hs_request_parse */
 
-/* Per first byte c, t or u (the line class): the framing field name's
- * length and its first 8 bytes, letters OR-ed with 0x20, with the masks
- * that compare them (Upgrade's 8th byte is ignored: its and-mask byte is
- * 0). One table, so that the scan loop holds one address for it. */
-static const struct framing_name {
-    uint64_t first8, or8, and8;
-    size_t len;
-} framing_names[] = {
-    [LINE_C] = {0x2d746e65746e6f63ull, /* "content-" */
-                0x0020202020202020ull, UINT64_MAX, 14},
-    [LINE_T] = {0x726566736e617274ull, /* "transfer" */
-                0x2020202020202020ull, UINT64_MAX, 17},
-    [LINE_U] = {0x0065646172677075ull, /* "upgrade" */
-                0x0020202020202020ull, 0x00ffffffffffffffull, 7},
+/* The scan loop's tables, in one object so that it holds one address
+ * for them all: each byte's class as a line's first byte, and per class
+ * c, t or u the framing field name's length and its first 8 bytes,
+ * letters OR-ed with 0x20, with the masks that compare them (Upgrade's
+ * 8th byte is ignored: its and-mask byte is 0). The per-class values are
+ * arrays indexed by the class, so that each is one load off that
+ * address. */
+static const struct quick_tables {
+    unsigned char line_class[256];
+    uint64_t first8[LINE_CLASSES], or8[LINE_CLASSES], and8[LINE_CLASSES];
+    uint64_t name_len[LINE_CLASSES];
+} quick_tables = {
+    .line_class = {
+        ['!'] = LINE_FIELD, ['#'] = LINE_FIELD, ['$'] = LINE_FIELD,
+        ['%'] = LINE_FIELD, ['&'] = LINE_FIELD, ['\''] = LINE_FIELD,
+        ['*'] = LINE_FIELD, ['+'] = LINE_FIELD, ['-'] = LINE_FIELD,
+        ['.'] = LINE_FIELD, ['^'] = LINE_FIELD, ['_'] = LINE_FIELD,
+        ['`'] = LINE_FIELD, ['|'] = LINE_FIELD, ['~'] = LINE_FIELD,
+        ['0'] = LINE_FIELD, ['1'] = LINE_FIELD, ['2'] = LINE_FIELD,
+        ['3'] = LINE_FIELD, ['4'] = LINE_FIELD, ['5'] = LINE_FIELD,
+        ['6'] = LINE_FIELD, ['7'] = LINE_FIELD, ['8'] = LINE_FIELD,
+        ['9'] = LINE_FIELD,
+        ['A'] = LINE_FIELD, ['B'] = LINE_FIELD, ['C'] = LINE_C,
+        ['D'] = LINE_FIELD, ['E'] = LINE_FIELD, ['F'] = LINE_FIELD,
+        ['G'] = LINE_FIELD, ['H'] = LINE_FIELD, ['I'] = LINE_FIELD,
+        ['J'] = LINE_FIELD, ['K'] = LINE_FIELD, ['L'] = LINE_FIELD,
+        ['M'] = LINE_FIELD, ['N'] = LINE_FIELD, ['O'] = LINE_FIELD,
+        ['P'] = LINE_FIELD, ['Q'] = LINE_FIELD, ['R'] = LINE_FIELD,
+        ['S'] = LINE_FIELD, ['T'] = LINE_T, ['U'] = LINE_U,
+        ['V'] = LINE_FIELD, ['W'] = LINE_FIELD, ['X'] = LINE_FIELD,
+        ['Y'] = LINE_FIELD, ['Z'] = LINE_FIELD,
+        ['a'] = LINE_FIELD, ['b'] = LINE_FIELD, ['c'] = LINE_C,
+        ['d'] = LINE_FIELD, ['e'] = LINE_FIELD, ['f'] = LINE_FIELD,
+        ['g'] = LINE_FIELD, ['h'] = LINE_FIELD, ['i'] = LINE_FIELD,
+        ['j'] = LINE_FIELD, ['k'] = LINE_FIELD, ['l'] = LINE_FIELD,
+        ['m'] = LINE_FIELD, ['n'] = LINE_FIELD, ['o'] = LINE_FIELD,
+        ['p'] = LINE_FIELD, ['q'] = LINE_FIELD, ['r'] = LINE_FIELD,
+        ['s'] = LINE_FIELD, ['t'] = LINE_T, ['u'] = LINE_U,
+        ['v'] = LINE_FIELD, ['w'] = LINE_FIELD, ['x'] = LINE_FIELD,
+        ['y'] = LINE_FIELD, ['z'] = LINE_FIELD,
+        ['\r'] = LINE_STOP, ['\n'] = LINE_STOP,
+    },
+    .first8 = {[LINE_C] = 0x2d746e65746e6f63ull,  /* "content-" */
+               [LINE_T] = 0x726566736e617274ull,  /* "transfer" */
+               [LINE_U] = 0x0065646172677075ull}, /* "upgrade" */
+    .or8 = {[LINE_C] = 0x0020202020202020ull,
+            [LINE_T] = 0x2020202020202020ull,
+            [LINE_U] = 0x0020202020202020ull},
+    .and8 = {[LINE_C] = UINT64_MAX, [LINE_T] = UINT64_MAX,
+             [LINE_U] = 0x00ffffffffffffffull},
+    .name_len = {[LINE_C] = 14, [LINE_T] = 17, [LINE_U] = 7},
 };
 
 /* Whether p[0, n) starts with the name lit (lowercase, n >= its length
@@ -543,7 +557,7 @@ static bool framing_name_rest(const char *p, unsigned cls)
 static __attribute__((noinline, cold)) uint64_t
 framing_line_rest(const char *p, size_t n, unsigned cls)
 {
-    size_t nl = framing_names[cls].len;
+    size_t nl = quick_tables.name_len[cls];
     if (!framing_name_rest(p, cls))
         return LINE_OTHER_FIELD;
     if (n > nl && hs_http1_tchar[(unsigned char)p[nl]])
@@ -568,27 +582,40 @@ framing_line_rest(const char *p, size_t n, unsigned cls)
  * Most such lines (Cookie, Connection, User-Agent, Cache-Control) are
  * too short or differ in the first 8 bytes, and need no more. */
 static inline __attribute__((always_inline)) uint64_t
-framing_line(const char *p, size_t n, unsigned cls)
+framing_line(const char *p, size_t n, size_t cls)
 {
-    const struct framing_name *f = &framing_names[cls];
-    if (n < f->len || ((load8_le(p) | f->or8) & f->and8) != f->first8)
+    const struct quick_tables *t = &quick_tables;
+    if (n < t->name_len[cls] ||
+        ((load8_le(p) | t->or8[cls]) & t->and8[cls]) != t->first8[cls])
         return LINE_OTHER_FIELD;
     return framing_line_rest(p, n, cls);
 }
 
 /* at = the first byte of the next run (a pointer), reading windows on
- * as needed (see quick_scan: win is the byte of bit 0 of the window, and
- * left the number of bytes from there to scan); gives the head up (false)
- * when no run is left before scan. A macro, so that giving up returns
- * from quick_scan and the common path carries no "none" value to test. */
+ * as needed (see quick_scan: win is the byte of bit 0 of the window; the
+ * next window is whole, 64 bytes before scan, while win < whole_lim, one
+ * compare; the last, shorter one is worked out from scan); gives the
+ * head up (false) when no run is left before scan. A macro, so that
+ * giving up returns from quick_scan and the common path carries no
+ * "none" value to test. The empty asm keeps win the loop's one pointer:
+ * without it GCC keeps win and win + 63 as two, with copies each window.
+ * The do-while leaves to the bit's use straight from a window's test. */
 #define NEXT_RUN_OR_GIVE_UP(at)                                              \
     do {                                                                     \
-        while (__builtin_expect(!starts, 0)) {                               \
-            if (left <= 64)                                                  \
-                return false; /* no byte left for a next window */           \
-            win += 63;                                                       \
-            left -= 63;                                                      \
-            starts = window_starts(win, left, high64_of);                    \
+        if (__builtin_expect(!starts, 0)) {                                  \
+            do {                                                             \
+                if (__builtin_expect(win < whole_lim, 1)) {                  \
+                    win += 63;                                               \
+                    __asm__("" : "+r"(win));                                 \
+                    starts = window_starts(win, 64, high64_of);              \
+                } else {                                                     \
+                    size_t left_ = scan - (size_t)(win - buf);               \
+                    if (left_ <= 64)                                         \
+                        return false; /* no byte left for a window */        \
+                    win += 63;                                               \
+                    starts = window_starts(win, left_ - 63, high64_of);      \
+                }                                                            \
+            } while (!starts);                                               \
         }                                                                    \
         (at) = win + (unsigned)__builtin_ctzll(starts);                      \
         starts &= starts - 1;                                                \
@@ -663,9 +690,8 @@ quick_scan(const char *buf, size_t len, hs_request_quick *q,
      * would end a line at the end of buf: the head is incomplete either
      * way, and a head's blank line is never a run's first byte). */
     size_t scan = len - 1 - (buf[len - 2] == '\r');
-    const char *win = buf;
-    size_t left = scan;
-    uint64_t starts = first_window_starts(buf, scan, high64_of);
+    const char *win = buf, *whole_lim;
+    uint64_t starts = first_window_starts(buf, scan, &whole_lim, high64_of);
 
     /* Request line: method SP target SP "HTTP/1." DIGIT (RFC 9112 3),
      * exactly as parse_request_line reads it; it ends at the first low
@@ -698,11 +724,11 @@ quick_scan(const char *buf, size_t len, hs_request_quick *q,
         /* The class of the line's first byte, after the line end at. The
          * line's start is worked out again below for the rarer classes:
          * the common path holds one value less. */
-        unsigned cls;
+        size_t cls; /* an index: no widening at each use */
         if (__builtin_expect(hs_load16(at) == hs_load16("\r\n"), 1))
-            cls = line_class[(unsigned char)at[2]];
+            cls = quick_tables.line_class[(unsigned char)at[2]];
         else if (*at == '\n')
-            cls = line_class[(unsigned char)at[1]];
+            cls = quick_tables.line_class[(unsigned char)at[1]];
         else
             return false; /* bare CR, NUL, HTAB or another control */
         if (__builtin_expect(cls == LINE_FIELD, 1)) {
@@ -710,10 +736,8 @@ quick_scan(const char *buf, size_t len, hs_request_quick *q,
             fields_left--;
             continue;
         }
-        if (cls == LINE_END)
-            break;
-        if (cls == LINE_CAREFUL)
-            return false;
+        if (cls == LINE_STOP)
+            break; /* the blank line, or careful (refused below) */
         /* c, t or u: framing_line judges the line once its end is known
          * (most such lines are no framing field: its first test). If
          * `at` is a low byte that ends no line, the next round refuses
@@ -733,7 +757,8 @@ quick_scan(const char *buf, size_t len, hs_request_quick *q,
     if (fields_left < 0)
         return false;
     /* The blank line after the line end at: LF, or CR LF (whose LF may
-     * be past buf). Nearly always, the line end and it are CRLF CRLF. */
+     * be past buf); any other byte there (LINE_STOP's careful ones) is
+     * refused. Nearly always, the line end and it are CRLF CRLF. */
     size_t end = (size_t)(at - buf) + 4;
     if (__builtin_expect(end > len ||
                              hs_load32(at) != hs_load32("\r\n\r\n"),
