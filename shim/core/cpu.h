@@ -1,9 +1,11 @@
 /*
  * cpu.h - what the CPU offers beyond the x86-64 baseline, asked once.
  *
- * The steady state's compare (rewrite_plan.c) has an AVX2 variant,
- * compiled with target("avx2") beside the SSE2 one and chosen per call by
- * hs_cpu_has_avx2(): one relaxed load once the CPU was asked.
+ * The scans that read every request and every header block (the quick
+ * request scan in http1_request.c, the steady state's compare in
+ * rewrite_plan.c) have AVX2 variants, compiled with target("avx2") beside
+ * the SSE2 ones and chosen per call: one relaxed load once the CPU was
+ * asked.
  */
 #ifndef HS_CPU_H
 #define HS_CPU_H

@@ -11,6 +11,7 @@
  * is INVALID: the connection then desyncs, which is always safe.
  */
 #include "conn_internal.h"
+#include "cpu.h"
 #include "http1_util.h"
 #include "load.h"
 
@@ -354,11 +355,10 @@ static inline __attribute__((always_inline)) uint64_t high64(const char *p)
 
 /* With AVX2, 32 bytes a step: the classification is most of the scan's
  * cost (a 751-byte browser head is 12 windows and 15 lines), and AVX2
- * halves it. The CPU is asked once (cpu_has_avx2). */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(HS_HTTP1_NO_SIMD)
+ * halves it. The CPU is asked once (cpu.h). */
+#ifdef HS_HAVE_AVX2
 #define HAVE_AVX2_SCAN 1
 #include <immintrin.h>
-#include <stdatomic.h>
 
 __attribute__((target("avx2"))) static inline uint64_t
 high64_avx2(const char *p)
@@ -371,24 +371,6 @@ high64_avx2(const char *p)
     return lo | hi << 32;
 }
 
-static atomic_int avx2_known; /* 0: not asked yet, 1: no, 2: yes */
-
-static __attribute__((noinline, cold)) int ask_cpu_for_avx2(void)
-{
-    /* Also before the constructors that set up __cpu_model. */
-    __builtin_cpu_init();
-    int k = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("bmi")
-                ? 2
-                : 1;
-    atomic_store_explicit(&avx2_known, k, memory_order_relaxed);
-    return k;
-}
-
-static inline bool cpu_has_avx2(void)
-{
-    int k = atomic_load_explicit(&avx2_known, memory_order_relaxed);
-    return (k ? k : ask_cpu_for_avx2()) == 2;
-}
 #endif
 
 /* Runs of low bytes, by their first byte, in the first window, buf[0,
@@ -796,7 +778,7 @@ bool hs_request_quick_scan(const char *buf, size_t len, hs_request_quick *q)
     /* Under 64 bytes (wrk's 43) there is one window, and the AVX2
      * function's frame (stack realigned, vzeroupper) costs more than the
      * wider loads save. */
-    if (len >= 64 && cpu_has_avx2())
+    if (len >= 64 && hs_cpu_has_avx2())
         return quick_scan_avx2(buf, len, q);
 #endif
     return hs_request_quick_scan_sse2(buf, len, q);
