@@ -363,8 +363,10 @@ hs_rewrite_status hs_rw_emit_plan(const hs_plan *pl, const hs_block *b,
         copy_run(p, b->base + from, f->line_off - from);
         p += f->line_off - from;
         from = f->line_off + f->line_len;
-        copy_run(p, pl->text[line].p, pl->text[line].len);
-        p += pl->text[line].len;
+        if (pl->text[line].len) {       /* rewritten, not removed */
+            copy_run(p, pl->text[line].p, pl->text[line].len);
+            p += pl->text[line].len;
+        }
     }
     copy_run(p, b->base + from, tail - from);
     p += tail - from;
